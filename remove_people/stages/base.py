@@ -1,0 +1,105 @@
+"""What every stage plugin shares: typed parameters, a cache identity, lazy model loading.
+
+Why: the pipeline caches each stage's artifact under a key made of the stage's
+name, its parameters and its weights' identity. Keeping that in one base class
+means a new plugin gets correct caching by declaring a ``Params`` dataclass and,
+if it has weights, overriding ``weights_identity``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+from remove_people.errors import UsageError
+
+
+@dataclass
+class NoParams:
+    """Parameters of a stage that has none."""
+
+
+class Stage:
+    """Base of detectors, refiners and inpainters.
+
+    Subclasses set ``name`` (the registry key), ``Params`` (a dataclass; field
+    types are used to coerce ``--set key=value`` strings) and a one-line
+    ``summary`` for ``remove-people plugins``.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    #: Bump when a code change alters this stage's output for the same input and params,
+    #: so old cache entries stop matching.
+    version: ClassVar[int] = 1
+
+    def __init__(self, params: Any | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "Stage":
+        """Build from a config mapping; unknown keys raise a ``UsageError`` listing the valid ones."""
+        return cls(make_params(cls.Params, values, where=f"{cls.name}"))
+
+    def weights_identity(self) -> str | None:
+        """A string that changes when the weights change (e.g. their sha256); ``None`` if weight-free."""
+        return None
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines this stage's output, for the cache key."""
+        return {
+            "stage": self.name,
+            "version": self.version,
+            "params": params_to_dict(self.params),
+            "weights": self.weights_identity(),
+        }
+
+    def close(self) -> None:
+        """Release models and memory; the runner calls it at the end of a run."""
+
+
+def params_to_dict(params: Any) -> dict[str, Any]:
+    """A JSON-able dict of a params dataclass, in a stable order."""
+    if dataclasses.is_dataclass(params):
+        return json.loads(json.dumps(dataclasses.asdict(params), sort_keys=True, default=str))
+    return dict(params)
+
+
+def _coerce(value: Any, typ: Any, key: str, where: str) -> Any:
+    """Turn a YAML/CLI value into the declared field type where that is unambiguous."""
+    if not isinstance(value, str):
+        if typ in (float, "float") and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+    t = typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
+    text = value.strip()
+    try:
+        if "bool" in t and text.lower() in {"true", "false", "yes", "no", "on", "off", "1", "0"}:
+            return text.lower() in {"true", "yes", "on", "1"}
+        if text.lower() in {"none", "null"} and "None" in t:
+            return None
+        if t.startswith("int") or t == "int | None":
+            return int(text)
+        if t.startswith("float") or t == "float | None":
+            return float(text)
+    except ValueError:
+        raise UsageError(f"{where}.{key}: cannot read {value!r} as {t}") from None
+    return value
+
+
+def make_params(params_cls: type, values: Mapping[str, Any], where: str) -> Any:
+    """Instantiate ``params_cls`` from ``values``, rejecting unknown keys with the list of valid ones."""
+    fields = {f.name: f for f in dataclasses.fields(params_cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise UsageError(
+            f"unknown parameter(s) {', '.join(unknown)} for {where}; valid: {', '.join(fields) or '(none)'}"
+        )
+    kwargs = {k: _coerce(v, fields[k].type, k, where) for k, v in values.items()}
+    try:
+        return params_cls(**kwargs)
+    except TypeError as err:
+        raise UsageError(f"{where}: {err}") from None
