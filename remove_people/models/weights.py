@@ -155,7 +155,7 @@ class Location:
 
 # --------------------------------------------------------------------------- the table
 
-_ULTRALYTICS_LICENSE = "AGPL-3.0 (Ultralytics; anything derived from these weights is AGPL-3.0 too)"
+_ULTRALYTICS_LICENSE = "AGPL-3.0 (Ultralytics weights and anything derived from them)"
 _YOLO_PRE = Preprocessing(
     value_range=(0.0, 1.0),
     mask_polarity=None,

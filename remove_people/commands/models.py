@@ -1,0 +1,200 @@
+"""``remove-people models``: list, fetch, verify and describe the known weights.
+
+Why a command of its own: users should never hunt for a weight file. ``list``
+shows what is known and what is on disk, ``fetch`` pre-downloads (e.g. before
+going offline), ``verify`` catches corrupted files, and ``info`` says what a
+network expects and where its file was found.
+
+Exit codes: 0 ok, 1 a file is missing or bad, 2 bad usage (unknown name).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from remove_people.errors import RemovePeopleError, UsageError, WeightsError
+from remove_people.models import weights as W
+
+app = typer.Typer(
+    help="Known weights: list, fetch, verify, info. Files are looked up in --model-dir / "
+    "REMOVE_PEOPLE_MODEL_DIR, then the user cache, then downloaded.",
+    no_args_is_help=True,
+)
+
+ModelDirOpt = typer.Option(
+    None, "--model-dir", help="Folder searched before the user cache (default: $REMOVE_PEOPLE_MODEL_DIR)."
+)
+OfflineOpt = typer.Option(
+    None, "--offline/--online", help="Never touch the network (default: $REMOVE_PEOPLE_OFFLINE)."
+)
+
+
+def _console() -> Console:
+    return Console()
+
+
+def _human(n: int | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def _fail(exc: RemovePeopleError) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(2 if isinstance(exc, UsageError) else 1)
+
+
+def _where(loc: W.Location | None) -> tuple[str, str]:
+    if loc is None:
+        return "[red]no[/red]", ""
+    if loc.substitute_for:
+        return f"[yellow]substitute[/yellow] ({loc.entry.name if loc.entry else '?'})", str(loc.path)
+    how = f" ({loc.where}, by sha256)" if loc.matched_by == "sha256" else f" ({loc.where})"
+    return "[green]yes[/green]" + how, str(loc.path)
+
+
+@app.command("list")
+def list_cmd(
+    model_dir: Optional[Path] = ModelDirOpt,
+    role: Optional[str] = typer.Option(None, "--role", help="Only this role: " + ", ".join(r.value for r in W.Role)),
+) -> None:
+    """Every known weight: name, role, size, licence, whether it is on disk and where."""
+    try:
+        entries = list(W.iter_entries(role))
+    except ValueError:
+        raise _fail(UsageError(f"unknown role {role!r}; valid roles: {', '.join(r.value for r in W.Role)}"))
+    table = Table(title="Known weights", show_lines=False)
+    for col in ("name", "role", "size", "licence", "present", "where"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        try:
+            loc = W.find_local(e, model_dir=model_dir)
+        except OSError:
+            loc = None
+        present, where = _where(loc)
+        size = e.size if e.size is not None else (loc.path.stat().st_size if loc and not loc.substitute_for else None)
+        table.add_row(e.name, e.role.value, _human(size), e.license, present, where)
+    _console().print(table)
+
+
+@app.command("fetch")
+def fetch_cmd(
+    names: List[str] = typer.Argument(..., help="Names from `remove-people models list`."),
+    model_dir: Optional[Path] = ModelDirOpt,
+    offline: Optional[bool] = OfflineOpt,
+) -> None:
+    """Make sure each named weight is on disk (model folder or cache), downloading into the cache if needed."""
+    console = _console()
+    failed: list[str] = []
+    for name in names:
+        try:
+            path = W.resolve_weights(name, model_dir=model_dir, offline=offline, progress=True)
+        except UsageError as exc:
+            raise _fail(exc)
+        except WeightsError as exc:
+            Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            failed.append(name)
+            continue
+        console.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _verify_folder(folder: Path, where: str, table: Table) -> int:
+    """Hash every weight file in ``folder``; return how many are bad."""
+    bad = 0
+    if not folder.is_dir():
+        return 0
+    by_name = {e.filename: e for e in W.WEIGHTS.values()}
+    for f in sorted(folder.iterdir()):
+        if not f.is_file() or f.name.startswith(".") or f.suffix.lower() not in W.WEIGHT_SUFFIXES:
+            continue
+        digest = W.sha256_file(f)
+        named = by_name.get(f.name)
+        hashed = W.entry_for_sha256(digest)
+        if named is not None and named.sha256 is not None:
+            if digest == named.sha256:
+                status = "[green]ok[/green]"
+            else:
+                status = f"[red]MISMATCH[/red] (expected {named.sha256})"
+                bad += 1
+            entry_name = named.name
+        elif hashed is not None:
+            status, entry_name = "[green]ok[/green] (by sha256)", hashed.name
+        elif named is not None:
+            status, entry_name = "[yellow]no published sha256[/yellow]", named.name
+        else:
+            status, entry_name = "[dim]unknown file[/dim]", ""
+        table.add_row(str(f), where, entry_name, digest, status)
+    return bad
+
+
+@app.command("verify")
+def verify_cmd(model_dir: Optional[Path] = ModelDirOpt) -> None:
+    """Check the sha256 of every weight file in the model folder(s) and the user cache."""
+    table = Table(title="Weight files")
+    for col in ("file", "in", "entry", "sha256", "status"):
+        table.add_column(col, overflow="fold")
+    bad = 0
+    for folder in W.model_dirs(model_dir):
+        bad += _verify_folder(folder, "model-dir", table)
+    bad += _verify_folder(W.cache_dir(), "cache", table)
+    _console().print(table)
+    if bad:
+        Console(stderr=True).print(f"[red]{bad} file(s) do not match their sha256[/red]")
+        raise typer.Exit(1)
+
+
+@app.command("info")
+def info_cmd(
+    name: str = typer.Argument(..., help="A name from `remove-people models list`."),
+    model_dir: Optional[Path] = ModelDirOpt,
+) -> None:
+    """One entry in full: file, mirrors, sha256, licence, preprocessing, builder, and where it was found."""
+    try:
+        e = W.get_entry(name)
+    except UsageError as exc:
+        raise _fail(exc)
+    loc = W.find_local(e, model_dir=model_dir)
+    present, where = _where(loc)
+    pre = e.preprocessing
+    table = Table(show_header=False, title=e.name)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    rows = [
+        ("role", e.role.value),
+        ("description", e.description),
+        ("file", e.filename),
+        ("size", f"{e.size} bytes" if e.size is not None else "unknown"),
+        ("sha256", e.sha256 or "not published"),
+        ("urls", "\n".join(e.urls) or "none (see source)"),
+        ("source", e.source),
+        ("licence", e.license),
+        ("value range", f"[{pre.value_range[0]:g}, {pre.value_range[1]:g}]"),
+        ("mask", pre.mask_polarity or "no mask input"),
+        ("native size", str(pre.native_size) if pre.native_size else "any"),
+        ("size multiple", str(pre.size_multiple) if pre.size_multiple else "any"),
+        ("normalisation", f"mean {pre.mean}, std {pre.std}" if pre.mean else "none"),
+        ("notes", pre.notes),
+        ("builder", e.builder or ""),
+        ("aliases", ", ".join(e.aliases)),
+        ("fallbacks", ", ".join(e.fallbacks)),
+        ("present", present),
+        ("found at", where),
+        ("searched", os.pathsep.join(str(p) for p in [*W.model_dirs(model_dir), W.cache_dir()])),
+    ]
+    for k, v in rows:
+        if v:
+            table.add_row(k, v)
+    _console().print(table)
