@@ -29,7 +29,7 @@ from torch import nn
 WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-VGG_DEFAULT = "vgg16_features_pool3.pth"
+VGG_DEFAULT = "vgg16-features-pool3"
 
 
 def resolve_model_file(name_or_path: str | Path) -> Path:
