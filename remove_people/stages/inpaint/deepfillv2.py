@@ -1,0 +1,188 @@
+"""The ``deepfillv2`` inpainter: DeepFillv2 with the published Places2 / CelebA-HQ weights.
+
+Why crops by default: DeepFillv2 was trained on 256 x 256 images with holes up
+to 128 px, and its contextual attention compares every position of the feature
+map with every other, so cost grows with the *square* of the pixel count
+(1024 x 1024 already takes tens of seconds and gigabytes). The base class cuts
+a context window around each hole, scales it to at most ``max_side`` and pads
+it to a multiple of 8; here the windows of one photo run through the network
+as batches. ``strategy: full`` runs the whole photo at native size instead,
+which reproduces the reference implementation exactly for sizes that are
+multiples of 8 (and is only sensible for small photos).
+
+The model is loaded on the first ``fill``: a run whose results all come from
+the cache only hashes the weight file (for the cache key) and never builds it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from remove_people.errors import UsageError
+from remove_people.stages.inpaint.base import CropParams, Inpainter
+
+log = logging.getLogger("remove_people.inpaint.deepfillv2")
+
+VARIANTS = ("places2", "celebahq")
+LAYOUTS = ("tf", "pt")
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+@dataclass
+class DeepFillv2Params(CropParams):
+    """variant: ``places2`` (scenes; the right one for removing people) or ``celebahq`` (faces).
+    layout: ``tf`` (converted from the official TensorFlow release) or ``pt`` (the port's fine-tuned weights).
+    weights: a weight file, or a model-table name; ``null`` = ``deepfillv2-{variant}-{layout}``.
+    device: ``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N``.
+    precision: ``fp32``, ``fp16`` or ``bf16``; half precisions apply on CUDA only (CPU runs fp32).
+    batch_size: crops per forward pass (crops of one batch are padded to a common size).
+    """
+
+    variant: str
+    layout: str
+    weights: str | None
+    device: str
+    precision: str
+    batch_size: int
+
+
+class DeepFillv2Inpainter(Inpainter):
+    name = "deepfillv2"
+    summary = "DeepFillv2 (gated convs + contextual attention), published Places2/CelebA-HQ weights, crops batched."
+    Params: ClassVar[type] = DeepFillv2Params
+    pad_multiple: ClassVar[int] = 8
+    batch_crops: ClassVar[bool] = True
+
+    def __init__(self, params: Any | None = None) -> None:
+        super().__init__(params)
+        p = self.params
+        for field, value, valid in (
+            ("variant", p.variant, VARIANTS),
+            ("layout", p.layout, LAYOUTS),
+            ("precision", p.precision, PRECISIONS),
+        ):
+            if value not in valid:
+                raise UsageError(f"inpaint.deepfillv2.{field}: {value!r} is not one of {', '.join(valid)}")
+        if p.batch_size < 1:
+            raise UsageError(f"inpaint.deepfillv2.batch_size must be at least 1, got {p.batch_size}")
+        if not (p.device in ("auto", "cpu", "cuda") or p.device.startswith("cuda:")):
+            raise UsageError(f"inpaint.deepfillv2.device: {p.device!r} is not auto, cpu, cuda or cuda:N")
+        self._path: Path | None = None
+        self._model: Any = None
+        self._device: Any = None
+        self._dtype: Any = None
+
+    # -- weights --------------------------------------------------------------------------
+
+    @property
+    def weights_name(self) -> str:
+        """What to resolve: the explicit ``weights`` or the table name of variant and layout."""
+        return self.params.weights or f"deepfillv2-{self.params.variant}-{self.params.layout}"
+
+    def weights_path(self) -> Path:
+        """The local weight file (resolved once; may download unless offline)."""
+        if self._path is None:
+            try:
+                from remove_people.models.weights import resolve_weights
+            except ImportError:  # the model manager is optional for this plugin
+                path = Path(self.weights_name).expanduser()
+                if not path.is_file():
+                    raise UsageError(f"inpaint.deepfillv2.weights: no such file {path}") from None
+                self._path = path
+            else:
+                self._path = Path(resolve_weights(self.weights_name))
+        return self._path
+
+    def weights_identity(self) -> str:
+        """The sha256 of the weight file: the cache key changes exactly when the weights do."""
+        path = self.weights_path()
+        try:
+            from remove_people.models.weights import sha256_file
+        except ImportError:
+            import hashlib
+
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            return h.hexdigest()
+        return sha256_file(path)
+
+    def model(self) -> Any:
+        """The generator on its device, built on first use."""
+        if self._model is None:
+            import torch
+
+            from remove_people.models.deepfillv2 import load_generator
+
+            g = load_generator(self.weights_path())
+            if self.params.weights and g.layout != self.params.layout:
+                log.warning(
+                    "inpaint.deepfillv2: %s has the %s layout (layout: %s ignored)", self._path, g.layout, self.params.layout
+                )
+            device = self.params.device
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            self._device = torch.device(device)
+            self._dtype = torch.float32
+            if self._device.type == "cuda":
+                self._dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.params.precision]
+            self._model = g.to(self._device, self._dtype).eval()
+        return self._model
+
+    def close(self) -> None:
+        """Drop the model (and CUDA's cached blocks) at the end of a run."""
+        on_cuda = self._device is not None and self._device.type == "cuda"
+        self._model = None
+        if on_cuda:
+            import torch
+
+            torch.cuda.empty_cache()
+
+    # -- filling --------------------------------------------------------------------------
+
+    def fill(self, images: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
+        """Fill prepared crops, ``batch_size`` at a time; returns float RGB in [0, 255].
+
+        Crops are sorted by size before batching so a batch pads little; a crop
+        smaller than its batch is padded (edge pixels repeated, no hole there) at
+        the bottom/right, and the padding is cut off again afterwards.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        from remove_people.models.deepfillv2 import make_input
+
+        g = self.model()
+        order = sorted(range(len(images)), key=lambda i: (images[i].shape[0] * images[i].shape[1], i))
+        results: list[np.ndarray | None] = [None] * len(images)
+        bs = self.params.batch_size
+        for start in range(0, len(order), bs):
+            chunk = order[start : start + bs]
+            h = max(images[i].shape[0] for i in chunk)
+            w = max(images[i].shape[1] for i in chunk)
+            xs, ms = [], []
+            for i in chunk:
+                img = torch.from_numpy(np.ascontiguousarray(images[i])).permute(2, 0, 1).float() / 127.5 - 1.0
+                hole = torch.from_numpy((holes[i] > 127).astype(np.float32))[None]
+                ph, pw = h - img.shape[1], w - img.shape[2]
+                if ph or pw:
+                    img = F.pad(img[None], (0, pw, 0, ph), mode="replicate")[0]
+                    hole = F.pad(hole, (0, pw, 0, ph))
+                xs.append(img)
+                ms.append(hole)
+            image = torch.stack(xs).to(self._device, self._dtype)
+            mask = torch.stack(ms).to(self._device, self._dtype)
+            with torch.inference_mode():
+                _, stage2 = g(make_input(image, mask), mask)
+                out = image * (1.0 - mask) + stage2 * mask
+                out = ((out.float() + 1.0) * 127.5).clamp_(0.0, 255.0).permute(0, 2, 3, 1).cpu().numpy()
+            for k, i in enumerate(chunk):
+                ih, iw = images[i].shape[:2]
+                results[i] = np.ascontiguousarray(out[k, :ih, :iw])
+        return results  # type: ignore[return-value]
