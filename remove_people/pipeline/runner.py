@@ -1,0 +1,367 @@
+"""The pipeline runner: inputs in batches through detect → select → refine → inpaint → write.
+
+Why this shape:
+- Cache keys chain (input bytes → detect → refine → inpaint), and they can all be
+  computed before any model is loaded, so the runner looks from the last stage
+  backwards and a fully cached re-run touches no network weights at all.
+- Decoding the next batch and encoding finished outputs run on a thread pool while
+  the models work on the current batch (PIL, OpenCV and torch release the GIL).
+- A bad input fails alone: one line names the file and the reason, the others go on.
+- Every file is written atomically, so Ctrl-C or a kill leaves only complete outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import cv2
+import numpy as np
+
+from remove_people.config import Config, build_stage
+from remove_people.errors import InputError, RemovePeopleError
+from remove_people.pipeline.cache import ArtifactCache, make_key
+from remove_people.pipeline.inputs import InputItem, InputSet
+from remove_people.pipeline.summary import ImageOutcome, RunSummary
+from remove_people.stages.detect.base import Frame, Instance
+from remove_people.stages.select import Selector
+
+FORMAT_SUFFIX = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
+
+
+@dataclass
+class _Work:
+    """One image in flight through the stages."""
+
+    item: InputItem
+    out_path: Path
+    loaded: Any = None  # imageio.LoadedImage
+    content_hash: str = ""
+    keys: dict[str, str] = field(default_factory=dict)
+    instances: list[Instance] | None = None
+    mask: np.ndarray | None = None
+    persons: int = 0
+    result: np.ndarray | None = None
+    frame_extra: dict = field(default_factory=dict)
+
+
+class Pipeline:
+    """Builds the three stages from a ``Config`` and runs them over an ``InputSet``.
+
+    ``on_progress(done, total, stage)`` lets the CLI drive a progress bar; the Python
+    API can ignore it.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        cache: ArtifactCache | None = None,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        on_message: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        run = config.run
+        self.cache = cache or ArtifactCache(run.get("cache_dir"), enabled=bool(run.get("cache", True)))
+        self.detector = build_stage("detect", config=config)
+        self.refiner = build_stage("refine", config=config)
+        self.inpainter = build_stage("inpaint", config=config)
+        self.selector = Selector.from_config(config)
+        self.on_progress = on_progress or (lambda done, total, stage: None)
+        self.on_message = on_message or (lambda msg: None)
+        self.batch_size = max(1, int(run.get("batch_size", 8)))
+        self.max_pixels = int(run.get("max_pixels") or 0) or None
+        self._computed: set[str] = set()
+
+    # -- identities ------------------------------------------------------------------------
+
+    def _stage_keys(self, content_hash: str) -> dict[str, str]:
+        kd = make_key("detect", content_hash, self.detector.identity())
+        kr = make_key("refine", kd, self.refiner.identity(), self.selector.identity())
+        ki = make_key("inpaint", kr, self.inpainter.identity())
+        return {"detect": kd, "refine": kr, "inpaint": ki}
+
+    def output_path(self, out_dir: Path, item: InputItem) -> Path:
+        fmt = self.config.run.get("format")
+        rel = Path(item.rel)
+        if fmt:
+            fmt = str(fmt).lower()
+            if fmt not in FORMAT_SUFFIX:
+                from remove_people.errors import UsageError
+
+                raise UsageError(f"--format {fmt}: valid formats: {', '.join(FORMAT_SUFFIX)}")
+            rel = rel.with_suffix(FORMAT_SUFFIX[fmt])
+        return out_dir / rel
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(self, inputs: InputSet, out_dir: Path) -> RunSummary:
+        from remove_people.pipeline.imageio import read_image
+
+        summary = RunSummary(warnings=list(inputs.warnings))
+        summary.settings = {
+            "detect": self.detector.identity(),
+            "refine": self.refiner.identity(),
+            "select": self.selector.identity(),
+            "inpaint": self.inpainter.identity(),
+        }
+        t_start = time.perf_counter()
+        items = list(inputs.items)
+        total = len(items)
+        done = 0
+        io_threads = max(1, int(self.config.run.get("io_threads", 2)))
+        skip_existing = bool(self.config.run.get("skip_existing"))
+        input_paths = {str(it.path.resolve()) for it in items}
+
+        def load(work: _Work) -> _Work | ImageOutcome:
+            t = time.perf_counter()
+            try:
+                if str(work.out_path.resolve()) in input_paths:
+                    raise InputError(work.item.path, "its output path is an input file; choose another --out")
+                work.loaded = read_image(work.item.path, **({"max_pixels": self.max_pixels} if self.max_pixels else {}))
+                work.content_hash = hashlib.sha256(work.loaded.data).hexdigest()
+                work.keys = self._stage_keys(work.content_hash)
+                return work
+            except RemovePeopleError as err:
+                return ImageOutcome(work.item.rel, "failed", message=_reason(err, work.item))
+            except Exception as err:  # a decoder bug must not end the run
+                return ImageOutcome(work.item.rel, "failed", message=f"{work.item.rel}: cannot read ({type(err).__name__}: {err})")
+            finally:
+                self._add_time(summary, "decode", time.perf_counter() - t)
+
+        def batches() -> Iterator[list[InputItem]]:
+            for i in range(0, total, self.batch_size):
+                yield items[i : i + self.batch_size]
+
+        pending_writes: list[Future] = []
+        pool = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="rp-io")
+        try:
+            next_loads: list[Future] | None = None
+            batch_iter = batches()
+
+            def submit(batch: list[InputItem]) -> list[Future]:
+                futs = []
+                for it in batch:
+                    out_path = self.output_path(out_dir, it)
+                    if skip_existing and out_path.exists():
+                        f: Future = Future()
+                        f.set_result(ImageOutcome(it.rel, "skipped", output=str(out_path)))
+                        futs.append(f)
+                    else:
+                        futs.append(pool.submit(load, _Work(it, out_path)))
+                return futs
+
+            first = next(batch_iter, None)
+            if first is not None:
+                next_loads = submit(first)
+            while next_loads is not None:
+                loaded = [f.result() for f in next_loads]
+                upcoming = next(batch_iter, None)
+                next_loads = submit(upcoming) if upcoming is not None else None  # prefetch while we compute
+                works = [w for w in loaded if isinstance(w, _Work)]
+                for o in loaded:
+                    if isinstance(o, ImageOutcome):
+                        summary.outcomes.append(o)
+                        done += 1
+                        if o.status == "failed":
+                            self.on_message(f"failed: {o.message}")
+                self.on_progress(done, total, "detect")
+                for w, outcome in self._process(works, summary):
+                    if outcome is not None:
+                        summary.outcomes.append(outcome)
+                        done += 1
+                        self.on_message(f"failed: {outcome.message}")
+                        continue
+                    pending_writes.append(pool.submit(self._write, w, summary))
+                self._drain(pending_writes, summary, block=False)
+                done = len(summary.outcomes) + sum(1 for f in pending_writes if not f.done())
+                self.on_progress(len(summary.outcomes), total, "write")
+            self._drain(pending_writes, summary, block=True)
+            self.on_progress(len(summary.outcomes), total, "done")
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            for f in pending_writes:
+                f.cancel()
+            self._drain(pending_writes, summary, block=True, swallow_cancel=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            summary.wall_seconds = time.perf_counter() - t_start
+            summary.cache_hits = dict(self.cache.stats.hits)
+            summary.cache_misses = dict(self.cache.stats.misses)
+            summary.cache_corrupt = self.cache.stats.corrupt
+            summary.models_loaded = sorted(self._computed)
+        return summary
+
+    def _drain(self, futures: list[Future], summary: RunSummary, block: bool, swallow_cancel: bool = False) -> None:
+        still = []
+        for f in futures:
+            if block or f.done():
+                try:
+                    outcome = f.result()
+                except BaseException as err:  # noqa: BLE001 - cancelled or interrupted writes
+                    if swallow_cancel:
+                        continue
+                    raise err
+                summary.outcomes.append(outcome)
+                if outcome.status == "failed":
+                    self.on_message(f"failed: {outcome.message}")
+            else:
+                still.append(f)
+        futures[:] = still
+
+    @staticmethod
+    def _add_time(summary: RunSummary, stage: str, seconds: float) -> None:
+        summary.stage_seconds[stage] = summary.stage_seconds.get(stage, 0.0) + seconds
+
+    # -- the stages ----------------------------------------------------------------------------
+
+    def _process(self, works: list[_Work], summary: RunSummary) -> Iterator[tuple[_Work, ImageOutcome | None]]:
+        """Fill ``mask`` and ``result`` of each work item, from the cache where possible."""
+        failed: dict[int, ImageOutcome] = {}
+
+        # Look from the last stage backwards: a cached result needs only its mask.
+        need_refine: list[_Work] = []
+        for w in works:
+            got = self.cache.get_mask(w.keys["refine"])
+            if got is not None:
+                w.mask, meta = got
+                w.persons = int(meta.get("persons", 0))
+                if w.mask.any():
+                    w.result = self.cache.get_result(w.keys["inpaint"])
+            else:
+                need_refine.append(w)
+
+        need_detect: list[_Work] = []
+        for w in need_refine:
+            cached = self.cache.get_instances(w.keys["detect"]) if self.detector.cacheable else None
+            if cached is None:
+                need_detect.append(w)
+            else:
+                w.instances = cached
+
+        if need_detect:
+            t = time.perf_counter()
+            frames = [Frame(w.loaded.rgb, w.item.path, w.item.rel) for w in need_detect]
+            try:
+                found = self.detector.detect(frames)
+            except InputError as err:
+                # One bad mask must not fail the batch: retry one by one to find the culprit.
+                found = []
+                for w, fr in zip(need_detect, frames):
+                    try:
+                        found.append(self.detector.detect([fr])[0])
+                    except RemovePeopleError as one:
+                        failed[id(w)] = ImageOutcome(w.item.rel, "failed", message=_reason(one, w.item))
+                        found.append([])
+            self._computed.add(f"detect:{self.detector.name}")
+            for w, fr, inst in zip(need_detect, frames, found):
+                w.instances = inst
+                if "warning" in fr.extra:
+                    msg = f"{w.item.rel}: {fr.extra['warning']}"
+                    summary.warnings.append(msg)
+                    self.on_message(f"warning: {msg}")
+                if id(w) not in failed and self.detector.cacheable:
+                    self.cache.put_instances(w.keys["detect"], inst, {"image": w.item.rel})
+            if not self.detector.cacheable:
+                self.cache.stats.misses["detect"] += len(need_detect)
+            self._add_time(summary, "detect", time.perf_counter() - t)
+
+        t = time.perf_counter()
+        for w in need_refine:
+            if id(w) in failed:
+                continue
+            remove, protect = self.selector.select(w.instances or [], w.loaded.rgb.shape[:2], w.item)
+            w.persons = sum(1 for i in remove if i.is_person)
+            w.mask = self.refiner.refine(w.loaded.rgb, remove, protect) if remove else np.zeros(w.loaded.rgb.shape[:2], np.uint8)
+            self._computed.add(f"refine:{self.refiner.name}")
+            self.cache.put_mask(w.keys["refine"], w.mask, {"image": w.item.rel, "persons": w.persons})
+        self._add_time(summary, "refine", time.perf_counter() - t)
+
+        t = time.perf_counter()
+        for w in works:
+            if id(w) in failed or w.result is not None or w.mask is None or not w.mask.any():
+                continue
+            if w in need_refine:  # a fresh mask may still match a result cached earlier
+                w.result = self.cache.get_result(w.keys["inpaint"])
+                if w.result is not None:
+                    continue
+            try:
+                w.result = self.inpainter.inpaint(w.loaded.rgb, w.mask)
+            except RemovePeopleError as err:
+                failed[id(w)] = ImageOutcome(w.item.rel, "failed", message=_reason(err, w.item))
+                continue
+            except (ValueError, RuntimeError, MemoryError, cv2.error) as err:
+                failed[id(w)] = ImageOutcome(
+                    w.item.rel, "failed", message=f"{w.item.rel}: inpainting failed ({type(err).__name__}: {err})"
+                )
+                continue
+            self._computed.add(f"inpaint:{self.inpainter.name}")
+            self.cache.put_result(w.keys["inpaint"], w.result, {"image": w.item.rel})
+        self._add_time(summary, "inpaint", time.perf_counter() - t)
+
+        for w in works:
+            yield w, failed.get(id(w))
+
+    def _write(self, w: _Work, summary: RunSummary) -> ImageOutcome:
+        """Encode and write one output (and its mask / comparison) atomically."""
+        from remove_people.pipeline.atomic import atomic_write_bytes
+        from remove_people.pipeline.imageio import encode_image
+
+        t = time.perf_counter()
+        run = self.config.run
+        try:
+            changed = w.mask is not None and w.mask.any()
+            fmt = run.get("format")
+            same_format = not fmt or FORMAT_SUFFIX.get(str(fmt).lower()) == FORMAT_SUFFIX.get(w.loaded.format.lower(), "")
+            if not changed and same_format and run.get("quality") is None:
+                data = w.loaded.data  # nobody to remove: the original bytes, untouched
+            else:
+                rgb = w.result if changed else w.loaded.rgb
+                data, _ = encode_image(
+                    rgb, w.loaded, changed=(w.mask > 0) if changed else None, format=fmt, quality=run.get("quality")
+                )
+            atomic_write_bytes(w.out_path, data)
+            if run.get("save_masks") and w.mask is not None:
+                ok, buf = cv2.imencode(".png", w.mask)
+                atomic_write_bytes(w.out_path.with_name(w.out_path.stem + ".mask.png"), buf.tobytes())
+            if run.get("compare") and changed:
+                atomic_write_bytes(w.out_path.with_name(w.out_path.stem + ".compare.jpg"), compare_image(w.loaded.rgb, w.mask, w.result))
+            return ImageOutcome(w.item.rel, "changed" if changed else "unchanged", w.persons, str(w.out_path))
+        except OSError as err:
+            return ImageOutcome(w.item.rel, "failed", w.persons, message=f"{w.item.rel}: cannot write {w.out_path} ({err.strerror or err})")
+        except RemovePeopleError as err:
+            return ImageOutcome(w.item.rel, "failed", w.persons, message=_reason(err, w.item))
+        finally:
+            self._add_time(summary, "encode", time.perf_counter() - t)
+            w.loaded = None  # let the pixels go: memory stays flat over big folders
+            w.result = None
+
+    def close(self) -> None:
+        for stage in (self.detector, self.refiner, self.inpainter):
+            stage.close()
+
+
+def _reason(err: Exception, item: InputItem) -> str:
+    if isinstance(err, InputError):
+        return f"{item.rel}: {err.reason}"
+    return f"{item.rel}: {err}"
+
+
+def compare_image(original: np.ndarray, mask: np.ndarray, result: np.ndarray, height: int = 512) -> bytes:
+    """A JPEG of original | red mask overlay | result, side by side, for a quick look."""
+    overlay = original.copy()
+    red = np.zeros_like(original)
+    red[..., 0] = 255
+    hole = mask > 0
+    overlay[hole] = (0.5 * original[hole] + 0.5 * red[hole]).astype(np.uint8)
+    panels = []
+    for img in (original, overlay, result):
+        h, w = img.shape[:2]
+        s = height / h
+        panels.append(cv2.resize(img, (max(1, round(w * s)), height), interpolation=cv2.INTER_AREA))
+    strip = np.concatenate(panels, axis=1)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return buf.tobytes()

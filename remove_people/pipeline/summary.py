@@ -1,0 +1,120 @@
+"""What a run did: per-image outcomes, counts, per-stage time and cache use, and the exit code.
+
+Why its own module: the terminal table, ``--json`` output, the exit code, the
+evaluation report and the tests all read the same record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STAGE_NAMES = ("decode", "detect", "refine", "inpaint", "encode")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class ImageOutcome:
+    rel: str
+    status: str  # changed | unchanged | skipped | failed
+    persons: int = 0
+    output: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class RunSummary:
+    outcomes: list[ImageOutcome] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in STAGE_NAMES})
+    cache_hits: dict[str, int] = field(default_factory=dict)
+    cache_misses: dict[str, int] = field(default_factory=dict)
+    cache_corrupt: int = 0
+    models_loaded: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    interrupted: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def persons(self) -> int:
+        return sum(o.persons for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[ImageOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def stage_cached(self, stage: str) -> bool:
+        """True if the stage did no work: every look-up hit (or none was needed)."""
+        return self.cache_misses.get(stage, 0) == 0
+
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED if self.failures else EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "images": len(self.outcomes),
+            "persons": self.persons,
+            "changed": self.count("changed"),
+            "unchanged": self.count("unchanged"),
+            "skipped": self.count("skipped"),
+            "failed": self.count("failed"),
+            "interrupted": self.interrupted,
+            "exit_code": self.exit_code(),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "cache": {"hits": self.cache_hits, "misses": self.cache_misses, "corrupt": self.cache_corrupt},
+            "models_loaded": self.models_loaded,
+            "warnings": self.warnings,
+            "failures": [{"file": o.rel, "reason": o.message} for o in self.failures],
+            "outcomes": [asdict(o) for o in self.outcomes],
+            "settings": self.settings,
+        }
+
+    def render(self, console: Any) -> None:
+        """The closing table for a person at the terminal."""
+        from rich.table import Table
+
+        t = Table(title="remove-people: summary", show_header=True, header_style="bold")
+        t.add_column("what")
+        t.add_column("value", justify="right")
+        n = len(self.outcomes)
+        for label, value in (
+            ("images", n),
+            ("persons found", self.persons),
+            ("changed", self.count("changed")),
+            ("unchanged (no person)", self.count("unchanged")),
+            ("skipped (output exists)", self.count("skipped")),
+            ("failed", self.count("failed")),
+        ):
+            t.add_row(label, str(value))
+        t.add_row("wall time", f"{self.wall_seconds:.1f} s" + (f" ({n / self.wall_seconds:.2f} img/s)" if self.wall_seconds > 0 and n else ""))
+        console.print(t)
+        s = Table(title="stages", header_style="bold")
+        s.add_column("stage")
+        s.add_column("time", justify="right")
+        s.add_column("cache", justify="right")
+        for stage in STAGE_NAMES:
+            hits, misses = self.cache_hits.get(stage), self.cache_misses.get(stage)
+            if hits is None and misses is None:
+                cache = "-"
+            elif not misses:
+                cache = f"cached ({hits})" if hits else "not needed"
+            else:
+                cache = f"{hits or 0} hit / {misses} computed"
+            s.add_row(stage, f"{self.stage_seconds.get(stage, 0.0):.2f} s", cache)
+        console.print(s)
+        if self.models_loaded:
+            console.print(f"models loaded: {', '.join(self.models_loaded)}")
+        else:
+            console.print("models loaded: none (everything came from the cache)")
+        if self.interrupted:
+            console.print("[yellow]interrupted: finished outputs are complete; run the same command again to resume[/]")

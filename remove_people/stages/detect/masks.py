@@ -1,0 +1,165 @@
+"""Detector ``masks``: person masks made elsewhere, from a folder, one file, or a COCO JSON.
+
+Why a detector and not a separate code path: masks from another tool (or COCO's
+ground truth) then flow through the same refine, inpaint, cache and output code,
+so ``--masks`` differs from YOLO only in where the pixels come from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+
+from remove_people.errors import InputError, UsageError
+from remove_people.stages.detect.base import PERSON, Detector, Frame, Instance
+
+MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg", ".jpeg", ".gif")
+
+
+@dataclass
+class MaskParams:
+    """path: a folder of masks (matched by relative path, then by file stem), one mask image
+    for every input, or a COCO annotation JSON. invert: masks mark holes black.
+    threshold: grey level above which a pixel is a hole. category: COCO category name or id.
+    images_root: unused for folders; reserved for COCO files whose names carry sub-folders."""
+
+    path: str | None
+    invert: bool
+    threshold: int
+    category: str
+    images_root: str | None
+
+
+def split_components(mask: np.ndarray, label: str = PERSON) -> list[Instance]:
+    """One instance per 8-connected blob, so per-person refinement and selection still work."""
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    return [Instance(labels == i, 1.0, label, 0) for i in range(1, n)]
+
+
+class _CocoIndex:
+    """Annotations of a COCO file, looked up by an input's relative path or base name."""
+
+    def __init__(self, path: Path, category: str) -> None:
+        from pycocotools.coco import COCO
+        import contextlib
+        import io
+
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+                self.coco = COCO(str(path))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+            raise UsageError(f"{path}: not a readable COCO annotation file ({err})") from None
+        cats = self.coco.loadCats(self.coco.getCatIds())
+        by_name = {c["name"]: c["id"] for c in cats}
+        if category in by_name:
+            self.cat_id = by_name[category]
+        elif str(category).isdigit() and int(category) in {c["id"] for c in cats}:
+            self.cat_id = int(category)
+        else:
+            raise UsageError(f"{path}: no category {category!r}; categories: {', '.join(sorted(by_name))}")
+        self.cat_name = next(c["name"] for c in cats if c["id"] == self.cat_id)
+        self.by_name: dict[str, int] = {}
+        self.by_base: dict[str, list[int]] = {}
+        for img in self.coco.dataset.get("images", []):
+            fn = str(img.get("file_name", ""))
+            self.by_name[fn] = img["id"]
+            self.by_base.setdefault(PurePosixPath(fn).name, []).append(img["id"])
+
+    def image_id(self, rel: str) -> int | None:
+        if rel in self.by_name:
+            return self.by_name[rel]
+        ids = self.by_base.get(PurePosixPath(rel).name, [])
+        return ids[0] if len(ids) == 1 else None
+
+    def instances(self, image_id: int, shape: tuple[int, int]) -> list[Instance]:
+        info = self.coco.imgs[image_id]
+        ann_ids = self.coco.getAnnIds(imgIds=[image_id], catIds=[self.cat_id], iscrowd=None)
+        out = []
+        for ann in self.coco.loadAnns(ann_ids):
+            m = self.coco.annToMask(ann).astype(np.uint8)  # polygons and RLE alike
+            if m.shape != shape:
+                m = cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+            if m.any():
+                box = ann.get("bbox")
+                out.append(
+                    Instance(
+                        m > 0,
+                        float(ann.get("score", 1.0)),
+                        self.cat_name,
+                        0 if self.cat_name == PERSON else int(self.cat_id),
+                        (box[0], box[1], box[0] + box[2], box[1] + box[3]) if box and (info["height"], info["width"]) == shape else None,
+                    )
+                )
+        return out
+
+
+class MaskDetector(Detector):
+    name = "masks"
+    summary = "Masks made elsewhere (--masks PATH): a folder of mask images, one mask, or a COCO JSON."
+    Params: ClassVar[type] = MaskParams
+    cacheable = False  # the answer lives in files the content key does not cover
+
+    def __init__(self, params: MaskParams) -> None:
+        super().__init__(params)
+        if not params.path:
+            raise UsageError("the masks detector needs a path: --masks FOLDER|FILE.png|annotations.json")
+        self.root = Path(params.path)
+        if not self.root.exists():
+            raise UsageError(f"--masks {self.root}: no such file or folder")
+        self._coco: _CocoIndex | None = None
+        self._folder_index: dict[str, list[Path]] | None = None
+        if self.root.is_file() and self.root.suffix.lower() == ".json":
+            self._coco = _CocoIndex(self.root, params.category)
+
+    def identity(self) -> dict[str, Any]:
+        ident = super().identity()
+        ident["params"]["path"] = str(self.root.resolve())
+        return ident
+
+    def _mask_file(self, rel: str) -> Path | None:
+        if self.root.is_file():
+            return self.root
+        rel_path = PurePosixPath(rel)
+        stem_rel = rel_path.with_suffix("")
+        for suffix in MASK_SUFFIXES:  # same relative path, any image suffix (also name.jpg.png)
+            for cand in (self.root / f"{stem_rel}{suffix}", self.root / f"{rel_path}{suffix}"):
+                if cand.is_file():
+                    return cand
+        if self._folder_index is None:
+            self._folder_index = {}
+            for p in self.root.rglob("*"):
+                if p.suffix.lower() in MASK_SUFFIXES and p.is_file():
+                    self._folder_index.setdefault(p.stem, []).append(p)
+        hits = self._folder_index.get(rel_path.stem, [])
+        return hits[0] if len(hits) == 1 else None
+
+    def detect(self, frames: list[Frame]) -> list[list[Instance]]:
+        from remove_people.pipeline.imageio import read_mask
+
+        out: list[list[Instance]] = []
+        for f in frames:
+            shape = f.rgb.shape[:2]
+            if self._coco is not None:
+                image_id = self._coco.image_id(f.rel)
+                if image_id is None:
+                    f.extra["warning"] = f"no entry in {self.root.name}; passed through unchanged"
+                    out.append([])
+                    continue
+                out.append(self._coco.instances(image_id, shape))
+                continue
+            mask_path = self._mask_file(f.rel)
+            if mask_path is None:
+                f.extra["warning"] = f"no mask found in {self.root}; passed through unchanged"
+                out.append([])
+                continue
+            try:
+                mask = read_mask(mask_path, shape, invert=self.params.invert, threshold=self.params.threshold)
+            except InputError as err:
+                raise InputError(f.path, f"its mask {mask_path} cannot be used: {err.reason}") from None
+            out.append(split_components(mask > 0))
+        return out

@@ -1,0 +1,141 @@
+"""The default detector: ultralytics YOLO instance segmentation, persons (COCO class 0).
+
+Why ultralytics: it owns letterboxing, NMS and mask prototypes for the whole
+YOLO family; we only ask for masks at the original resolution (``retina_masks``)
+and stream batches so memory stays flat over large folders.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from remove_people.stages.detect.base import Detector, Frame, Instance
+
+
+@dataclass
+class YoloParams:
+    """weights: a model-table name (e.g. yolo11n-seg) or a path to an ultralytics .pt.
+    conf/iou/imgsz/max_det/half: as in ``ultralytics predict``. device: auto|cpu|cuda[:N].
+    batch: images per forward pass. classes: COCO ids to keep (0 = person)."""
+
+    weights: str
+    conf: float
+    iou: float
+    imgsz: int
+    max_det: int
+    half: bool
+    device: str
+    batch: int
+    classes: list[int]
+
+
+def _ultralytics_offline_env() -> None:
+    """Keep ultralytics from reaching the network or installing packages on import."""
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    if os.environ.get("REMOVE_PEOPLE_OFFLINE", "") in {"1", "true", "yes"}:
+        os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+class YoloDetector(Detector):
+    name = "yolo"
+    summary = "ultralytics YOLO segmentation (yolo11/yolov8 -seg); persons, masks at full resolution."
+    Params: ClassVar[type] = YoloParams
+
+    def __init__(self, params: YoloParams) -> None:
+        super().__init__(params)
+        self._model: Any = None
+        self._weights_path: Path | None = None
+
+    # Resolving weights is cheap (a path look-up, a memoised hash); loading the model is not,
+    # so the cache key can be computed without ever loading the network.
+    def weights_path(self) -> Path:
+        if self._weights_path is None:
+            w = self.params.weights
+            try:
+                from remove_people.models.weights import resolve_weights
+
+                self._weights_path = Path(resolve_weights(w))
+            except ImportError:
+                self._weights_path = Path(w)
+        return self._weights_path
+
+    def weights_identity(self) -> str:
+        try:
+            from remove_people.models.weights import sha256_file
+        except ImportError:  # pragma: no cover - model manager always present in releases
+            import hashlib
+
+            return hashlib.sha256(self.weights_path().read_bytes()).hexdigest()
+        return sha256_file(self.weights_path())
+
+    def identity(self) -> dict[str, Any]:
+        ident = super().identity()
+        # Batch size and device change speed, not masks (up to float noise): keep them out of the key.
+        for k in ("batch", "device", "weights"):
+            ident["params"].pop(k, None)
+        return ident
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            _ultralytics_offline_env()
+            from ultralytics import YOLO
+
+            self._model = YOLO(str(self.weights_path()), task="segment")
+        return self._model
+
+    def _device(self) -> str:
+        if self.params.device != "auto":
+            return self.params.device
+        import torch
+
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+    def detect(self, frames: list[Frame]) -> list[list[Instance]]:
+        if not frames:
+            return []
+        p = self.params
+        names = self.model.names
+        # ultralytics takes numpy images as BGR.
+        sources = [np.ascontiguousarray(f.rgb[:, :, ::-1]) for f in frames]
+        results = self.model.predict(
+            sources,
+            stream=True,
+            retina_masks=True,
+            classes=list(p.classes) if p.classes is not None else None,
+            conf=p.conf,
+            iou=p.iou,
+            imgsz=p.imgsz,
+            max_det=p.max_det,
+            half=p.half,
+            device=self._device(),
+            batch=p.batch,
+            verbose=False,
+        )
+        out: list[list[Instance]] = []
+        for frame, r in zip(frames, results):
+            instances: list[Instance] = []
+            if r.masks is not None and len(r.boxes):
+                masks = r.masks.data.cpu().numpy() > 0.5
+                h, w = frame.rgb.shape[:2]
+                if masks.shape[1:] != (h, w):  # ultralytics returns orig size with retina masks
+                    import cv2
+
+                    masks = np.stack([cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0 for m in masks])
+                boxes = r.boxes.xyxy.cpu().numpy()
+                confs = r.boxes.conf.cpu().numpy()
+                classes = r.boxes.cls.cpu().numpy().astype(int)
+                for m, b, c, k in zip(masks, boxes, confs, classes):
+                    if m.any():
+                        instances.append(Instance(m, float(c), str(names[int(k)]), int(k), tuple(float(v) for v in b)))
+            out.append(instances)
+        return out
+
+    def close(self) -> None:
+        self._model = None
