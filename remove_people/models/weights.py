@@ -672,12 +672,22 @@ def load_checkpoint(
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        reason = first_line
+        exc_text = str(exc)
+        # torch's message is long; keep the line that names the cause (e.g. "Unsupported global: ...").
+        lines = [ln.strip() for ln in exc_text.splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if "unsupported" in ln.lower() or "global" in ln.lower()), lines[-1] if lines else type(exc).__name__)
+        reason = detail
     except Exception as exc:  # zip/format errors: the file is damaged or not a torch file
         raise WeightsError(f"{p}: cannot read as a torch checkpoint ({type(exc).__name__}: {exc})") from exc
     digest = sha256_file(p)
     known = entry_for_sha256(digest)
+    needs_globals = "global" in reason.lower() or "global" in str(exc_text).lower()
+    if not (trust or known) and not needs_globals:
+        # Not a refused class but an unreadable stream: most likely a damaged file.
+        raise WeightsError(
+            f"{p}: cannot read as a torch checkpoint with weights_only=True ({detail}); the file may be "
+            f"damaged; if it is a full pickle from a source you trust, pass trust=True (--trust-weights)"
+        )
     if not (trust or known):
         raise WeightsError(
             f"{p}: refused to load: it needs full pickle loading, which can run arbitrary code, and its "
