@@ -327,6 +327,19 @@ def _tiff_exif_bytes(exif: Image.Exif) -> bytes | None:
         return None
 
 
+def _exif_for_tiff(raw: bytes) -> bytes | None:
+    """EXIF for a TIFF output: IFD0 descriptive tags only (libtiff cannot take a foreign
+    Exif sub-IFD pointer, and layout tags belong to the new file)."""
+    try:
+        exif = Image.Exif()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exif.load(raw)
+        return _tiff_exif_bytes(exif)
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def _reset_orientation(raw: bytes) -> bytes | None:
     """Set the IFD0 Orientation entry to 1 in place, keeping every other EXIF byte as is.
 
@@ -801,6 +814,8 @@ def encode_image(
     if _icc_colorspace(icc) != want_space:
         icc = None
     exif = source.exif if fmt != "BMP" else None
+    if exif and fmt == "TIFF":
+        exif = _exif_for_tiff(exif)
 
     if source.bit_depth == 16 and source.high is not None and fmt in ("PNG", "TIFF"):
         data = _encode_16bit(result_rgb, source, changed, fmt, gray, keep_alpha, icc, exif)
@@ -854,7 +869,7 @@ def encode_image(
     out = io.BytesIO()
     try:
         im.save(out, format=fmt, **params)
-    except (OSError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - encoders raise OSError, ValueError, RuntimeError...
         if "qtables" not in params and "exif" not in params:
             raise
         # A source table set or EXIF block this encoder rejects: fall back to plain settings.
