@@ -63,7 +63,7 @@ def test_table_has_the_required_entries() -> None:
     assert WEIGHTS["yolov8n-seg"].fallbacks == ("yolov8n-seg-tflite-int8",)
 
 
-def test_table_sha256_match_sources_md(shared: Path) -> None:
+def test_table_sha256_match_sources_md(home: Path, shared: Path) -> None:
     """The hashes in the table are the ones SOURCES.md publishes, and the shared files have them."""
     sources = (shared / "weights" / "SOURCES.md").read_text()
     by_file = {e.filename: e for e in WEIGHTS.values()}
@@ -237,12 +237,12 @@ def test_pickle_with_sha_in_table_is_allowed(home: Path, tmp_path: Path) -> None
         W.unregister_entry("test-known")
 
 
-def test_plain_state_dict_loads_weights_only(shared: Path) -> None:
+def test_plain_state_dict_loads_weights_only(home: Path, shared: Path) -> None:
     sd = load_checkpoint(shared / "weights" / "vgg16_features_pool3.pth")
     assert "features.0.weight" in sd
 
 
-def test_damaged_file_is_a_weights_error(tmp_path: Path) -> None:
+def test_damaged_file_is_a_weights_error(home: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"\x00garbage")
     with pytest.raises(WeightsError, match="cannot read as a torch checkpoint.*damaged"):
