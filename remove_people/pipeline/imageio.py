@@ -22,7 +22,6 @@ The pixel limit is our own (``max_pixels``), not Pillow's process-global
 from __future__ import annotations
 
 import io
-import re
 import struct
 import threading
 import warnings
@@ -206,28 +205,18 @@ def _open_header(data: bytes, path: Path, max_pixels: int, what: str) -> Image.I
     try:
         try:
             im = _open()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            # Pillow's global guard fired (> 2x its limit). If our limit is larger,
-            # retry with the global guard off (under a lock), else report it ourselves.
-            # The retry only reads the header again (lazy open), so it is cheap and bounded;
-            # it gives the real dimensions for the message, or lets a raised limit through.
-            if Image.MAX_IMAGE_PIXELS is not None:
-                with _PIL_GLOBAL_LOCK:
-                    saved = Image.MAX_IMAGE_PIXELS
-                    Image.MAX_IMAGE_PIXELS = None
-                    try:
-                        im = _open()
-                    finally:
-                        Image.MAX_IMAGE_PIXELS = saved
-            else:
-                m = re.search(r"\((\d+) pixels\)", str(exc))
-                n = int(m.group(1)) if m else None
-                dims = f"{n:,} pixels" if n else "too many pixels"
-                raise InputError(
-                    path,
-                    f"{what} is {dims}, over the limit of {max_pixels:,} pixels "
-                    f"(a guard against decompression bombs); if you trust this file, raise it with --max-pixels",
-                ) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            # Pillow's process-global guard fired (more than 2x its own limit). Read the
+            # header again with that guard off (under a lock; the open is lazy, so this is
+            # cheap and bounded): our own check below then reports the real dimensions,
+            # or lets the file through if the caller raised max_pixels that far.
+            with _PIL_GLOBAL_LOCK:
+                saved = Image.MAX_IMAGE_PIXELS
+                Image.MAX_IMAGE_PIXELS = None
+                try:
+                    im = _open()
+                finally:
+                    Image.MAX_IMAGE_PIXELS = saved
     except InputError:
         raise
     except UnidentifiedImageError:
@@ -653,7 +642,7 @@ def _pil_to_arrays(im: Image.Image, loaded: LoadedImage) -> tuple[np.ndarray, np
         loaded.is_gray = True
         return np.repeat(g8[..., None], 3, axis=2), None, None
     if mode in ("LA", "La") or (mode in ("1", "L") and has_trns):
-        la = np.asarray(im.convert("LA") if mode != "La" else im.convert("LA"))
+        la = np.asarray(im.convert("LA"))
         loaded.is_gray = True
         return np.repeat(la[..., :1], 3, axis=2), np.ascontiguousarray(la[..., 1]), None
     if mode == "CMYK":

@@ -483,3 +483,37 @@ def test_png_roundtrip_property(tmp_path: Path, h: int, w: int, mode: str, seed:
 def test_module_exports() -> None:
     for name in ("read_image", "encode_image", "read_mask", "LoadedImage", "IMAGE_SUFFIXES", "DEFAULT_MAX_PIXELS"):
         assert hasattr(imageio, name)
+
+
+def test_gray_jpeg_and_lossy_webp_alpha(tmp_path: Path) -> None:
+    p = tmp_path / "g.jpg"
+    Image.fromarray(_smooth(24, 32)[..., 0], "L").save(p, "JPEG", quality=85)
+    src = read_image(p)
+    assert src.is_gray and len(src.jpeg_qtables or []) == 1
+    out = _decode(encode_image(src.rgb, src)[0])
+    assert out.mode == "L" and _psnr(np.asarray(out), src.rgb[..., 0]) > 40
+    p = tmp_path / "a.webp"
+    rgba = np.dstack([_smooth(24, 32), _rand(24, 32, 1, seed=9)])
+    Image.fromarray(rgba, "RGBA").save(p, "WEBP", quality=80)
+    src = read_image(p)
+    assert src.alpha is not None and src.webp_lossless is False
+    data, _ = encode_image(src.rgb, src)
+    out = _decode(data)
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], src.alpha)
+    assert encode_image(src.rgb, src)[0] == data
+
+
+def test_exif_orientation_on_16bit_png(tmp_path: Path) -> None:
+    a16 = np.arange(2 * 3 * 3, dtype=np.uint16).reshape(2, 3, 3) * 1000
+    p = tmp_path / "o16.png"
+    assert cv2.imwrite(str(p), a16[..., ::-1])
+    src = read_image(p)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    src2 = read_image(p, data=imageio._png16(a16, icc=None, exif=exif.tobytes(), dpi=None))
+    assert src2.orientation == 6 and src2.high is not None
+    assert np.array_equal(src2.high, np.rot90(a16, -1)) and src.high is not None
+    data, _ = encode_image(src2.rgb, src2)
+    back = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)[..., ::-1]
+    assert np.array_equal(back, np.rot90(a16, -1))
+    assert _decode(data).getexif().get(0x0112) == 1
