@@ -33,6 +33,8 @@ ModelDirOpt = typer.Option(
 OfflineOpt = typer.Option(
     None, "--offline/--online", help="Never touch the network (default: $REMOVE_PEOPLE_OFFLINE)."
 )
+# list/verify/info never download; they accept --offline so that one flag works on every sub-command.
+NoNetOpt = typer.Option(None, "--offline/--online", help="Accepted for symmetry: this command never downloads.")
 
 
 def _console() -> Console:
@@ -68,6 +70,7 @@ def _where(loc: W.Location | None) -> tuple[str, str]:
 def list_cmd(
     model_dir: Optional[Path] = ModelDirOpt,
     role: Optional[str] = typer.Option(None, "--role", help="Only this role: " + ", ".join(r.value for r in W.Role)),
+    offline: Optional[bool] = NoNetOpt,
 ) -> None:
     """Every known weight: name, role, size, licence, whether it is on disk and where."""
     try:
@@ -141,7 +144,7 @@ def _verify_folder(folder: Path, where: str, table: Table) -> int:
 
 
 @app.command("verify")
-def verify_cmd(model_dir: Optional[Path] = ModelDirOpt) -> None:
+def verify_cmd(model_dir: Optional[Path] = ModelDirOpt, offline: Optional[bool] = NoNetOpt) -> None:
     """Check the sha256 of every weight file in the model folder(s) and the user cache."""
     table = Table(title="Weight files")
     for col in ("file", "in", "entry", "sha256", "status"):
@@ -160,6 +163,7 @@ def verify_cmd(model_dir: Optional[Path] = ModelDirOpt) -> None:
 def info_cmd(
     name: str = typer.Argument(..., help="A name from `remove-people models list`."),
     model_dir: Optional[Path] = ModelDirOpt,
+    offline: Optional[bool] = NoNetOpt,
 ) -> None:
     """One entry in full: file, mirrors, sha256, licence, preprocessing, builder, and where it was found."""
     try:

@@ -29,7 +29,7 @@ def _row(output: str, name: str) -> str:
 
 
 def test_list_shows_shared_files_present(env: dict[str, str], shared: Path) -> None:
-    res = runner.invoke(app, ["list"], env=env)
+    res = runner.invoke(app, ["list", "--offline"], env=env)
     assert res.exit_code == 0, res.output
     for name in SHARED_NAMES:
         row = _row(res.output, name)
