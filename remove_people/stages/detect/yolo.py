@@ -45,6 +45,8 @@ def _ultralytics_offline_env() -> None:
 class YoloDetector(Detector):
     name = "yolo"
     summary = "ultralytics YOLO segmentation (yolo11/yolov8 -seg); persons, masks at full resolution."
+    # 2: square letterbox always (rect=False), so masks no longer depend on which images share a batch.
+    version = 2
     Params: ClassVar[type] = YoloParams
 
     def __init__(self, params: YoloParams) -> None:
@@ -116,6 +118,10 @@ class YoloDetector(Detector):
             half=p.half,
             device=self._device(),
             batch=p.batch,
+            # ultralytics' predict defaults to rect=True: a batch of same-shaped images (or a lone
+            # image) gets minimal padding, a mixed batch a square one, so one photo's masks changed
+            # with its batch-mates and a resumed run was not byte-identical. Always square.
+            rect=False,
             verbose=False,
         )
         out: list[list[Instance]] = []
