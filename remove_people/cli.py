@@ -302,10 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # click usage errors
         import click
 
-        if isinstance(err, click.exceptions.ClickException):
+        # typer >= 0.29 raises its vendored copy of click's exceptions, not click's own:
+        # check both, or a mistyped option ends in a traceback instead of one line.
+        try:
+            from typer._click import exceptions as vendored
+        except ImportError:  # older typer uses click itself
+            vendored = click.exceptions
+        if isinstance(err, (click.exceptions.ClickException, vendored.ClickException)):
             err.show()
             return 2
-        if isinstance(err, click.exceptions.Abort):
+        if isinstance(err, (click.exceptions.Abort, vendored.Abort)):
             return 130
         raise
     return 0
