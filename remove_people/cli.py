@@ -31,7 +31,8 @@ app = typer.Typer(
 cache_app = typer.Typer(help="Inspect or clear the artifact cache (masks, refined masks, results).", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: a message is one line however narrow the terminal (and in logs, where width is 80).
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -308,10 +309,13 @@ def main(argv: list[str] | None = None) -> int:
             from typer._click import exceptions as vendored
         except ImportError:  # older typer uses click itself
             vendored = click.exceptions
+        aborts = tuple(
+            a for a in (click.exceptions.Abort, getattr(vendored, "Abort", None), getattr(typer, "Abort", None)) if a
+        )
         if isinstance(err, (click.exceptions.ClickException, vendored.ClickException)):
             err.show()
             return 2
-        if isinstance(err, (click.exceptions.Abort, vendored.Abort)):
+        if isinstance(err, aborts):
             return 130
         raise
     return 0

@@ -32,6 +32,7 @@ class YoloParams:
     device: str
     batch: int
     classes: list[int]
+    trust_weights: bool = False  # load a .pt whose sha256 is not in the weights table (it is a full pickle)
 
 
 def _ultralytics_offline_env() -> None:
@@ -79,7 +80,7 @@ class YoloDetector(Detector):
     def identity(self) -> dict[str, Any]:
         ident = super().identity()
         # Batch size and device change speed, not masks (up to float noise): keep them out of the key.
-        for k in ("batch", "device", "weights"):
+        for k in ("batch", "device", "weights", "trust_weights"):
             ident["params"].pop(k, None)
         return ident
 
@@ -89,8 +90,32 @@ class YoloDetector(Detector):
             _ultralytics_offline_env()
             from ultralytics import YOLO
 
-            self._model = YOLO(str(self.weights_path()), task="segment")
+            path = self.weights_path()
+            self._check_trusted(path)
+            self._model = YOLO(str(path), task="segment")
         return self._model
+
+    def _check_trusted(self, path: Path) -> None:
+        """Refuse a .pt that is neither in the weights table (by sha256) nor trusted.
+
+        Why: ultralytics unpickles its checkpoints in full (``weights_only=False``), so a
+        booby-trapped ``--detector-weights`` file would run its code the moment it loads.
+        """
+        if self.params.trust_weights:
+            return
+        try:
+            from remove_people.models.weights import entry_for_sha256, sha256_file
+        except ImportError:  # pragma: no cover - model manager always present in releases
+            return
+        digest = sha256_file(path)
+        if entry_for_sha256(digest) is None:
+            from remove_people.errors import WeightsError
+
+            raise WeightsError(
+                f"{path}: refused to load: ultralytics weights are full pickles, which can run arbitrary code, "
+                f"and its sha256 {digest} is not in the weights table; if you trust where it came from, "
+                f"pass --set detect.yolo.trust_weights=true"
+            )
 
     def _device(self) -> str:
         if self.params.device != "auto":
