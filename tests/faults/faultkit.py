@@ -1,0 +1,180 @@
+"""Helpers for the fault suite (imported by the tests and by conftest.py): run the real ``remove-people run`` CLI in a subprocess,
+kill or interrupt it, and check what it left on disk.
+
+Why subprocesses: the promises under test (atomic outputs, a cache that survives
+SIGKILL, exit code 130 on Ctrl-C, two runs sharing folders) are about processes
+and file systems, so the tests use real processes, real YOLO weights from
+``../shared`` and real COCO photos, never mocks of our own code.
+
+Why the reference run's detect cache is reused by the fast tests: loading the YOLO
+model costs ~15 s on a busy 2-core machine; the fast tests seed a fresh cache with
+the reference run's *detect* entries so they exercise select/refine/inpaint/write
+and the cache in a few seconds. The slow tests start from nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from remove_people.pipeline.atomic import is_temp_name
+
+#: COCO val2017 photos (small, so a run is quick): three with persons, one without.
+PHOTOS = ("000000425989.jpg", "000000223747.jpg", "000000183872.jpg", "000000555009.jpg")
+
+
+def cli_env() -> dict[str, str]:
+    """The environment of a child run: offline, the shared weights, unbuffered output."""
+    env = dict(os.environ)
+    env.update(
+        REMOVE_PEOPLE_OFFLINE="1",
+        YOLO_OFFLINE="1",
+        YOLO_AUTOINSTALL="False",
+        YOLO_VERBOSE="False",
+        PYTHONUNBUFFERED="1",
+        COLUMNS="200",
+    )
+    return env
+
+
+def run_args(inp: Path, out: Path, cache: Path, *extra: str) -> list[str]:
+    """argv of ``remove-people run`` with the deterministic telea inpainter and a JSON summary."""
+    return [
+        sys.executable, "-m", "remove_people.cli", "run", str(inp), "--out", str(out),
+        "--cache-dir", str(cache), "--inpainter", "telea", "--json", "--quiet", *extra,
+    ]  # fmt: skip
+
+
+@dataclass
+class Done:
+    """A finished child run: exit code, streams, and the parsed ``--json`` summary (if any)."""
+
+    rc: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def summary(self) -> dict:
+        return json.loads(self.stdout)
+
+
+def run_cli(inp: Path, out: Path, cache: Path, *extra: str, timeout: float = 300) -> Done:
+    t = time.perf_counter()
+    p = subprocess.run(run_args(inp, out, cache, *extra), capture_output=True, text=True, env=cli_env(), timeout=timeout)
+    return Done(p.returncode, p.stdout, p.stderr, time.perf_counter() - t)
+
+
+def start_cli(inp: Path, out: Path, cache: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        run_args(inp, out, cache, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env()
+    )
+
+
+def kill_at(inp: Path, out: Path, cache: Path, seconds: float, *extra: str) -> int | None:
+    """Start a run and SIGKILL it after ``seconds``; the exit code if it finished first, else None."""
+    proc = start_cli(inp, out, cache, *extra)
+    try:
+        proc.wait(timeout=seconds)
+        proc.communicate()
+        return proc.returncode
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        return None
+
+
+def kill_when(inp: Path, out: Path, cache: Path, ready, *extra: str, timeout: float = 120) -> int | None:
+    """Start a run and SIGKILL it as soon as ``ready()`` is true (polled every 5 ms).
+
+    Why polling: a kill timed by a file appearing lands at the same point of the run on a
+    fast or a loaded machine. Returns the exit code if the run finished first, else None.
+    """
+    proc = start_cli(inp, out, cache, *extra)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if ready():
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.communicate()
+    return None if proc.returncode == -signal.SIGKILL else proc.returncode
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tree_hashes(folder: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file below ``folder`` (symlinks followed, loops not)."""
+    out = {}
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            p = Path(dirpath) / name
+            if p.is_file():
+                out[p.relative_to(folder).as_posix()] = sha(p)
+    return out
+
+
+def assert_outputs_sound(out: Path) -> dict[str, str]:
+    """Every file under ``out`` is a complete image and none is a temp file; returns their hashes."""
+    hashes = {}
+    if not out.exists():
+        return hashes
+    for p in sorted(out.rglob("*")):
+        if p.is_dir():
+            continue
+        assert not is_temp_name(p.name), f"temp file left visible: {p}"
+        assert not p.name.startswith("."), f"hidden leftover in the output folder: {p}"
+        with Image.open(p) as im:
+            im.load()  # decodes every pixel: a truncated file raises here
+        hashes[p.relative_to(out).as_posix()] = sha(p)
+    return hashes
+
+
+def cache_entries(cache: Path) -> dict[str, int]:
+    """Complete entries per stage, and no leftover ``.tmp-*`` folder counted as one."""
+    counts = {}
+    for stage in ("detect", "refine", "inpaint"):
+        counts[stage] = len(list((cache / stage).glob("*/*/meta.json")))
+    return counts
+
+
+def assert_cache_sound(cache: Path) -> None:
+    """No entry without its meta (a half entry), and every file matches the checksum in meta.json."""
+    for stage in ("detect", "refine", "inpaint"):
+        for d in (cache / stage).glob("*/*"):
+            if d.name.startswith(".tmp-"):
+                continue  # a crashed writer's temp folder: never read as an entry (names never match a key)
+            meta = json.loads((d / "meta.json").read_text())
+            for name, digest in meta["files"].items():
+                assert sha(d / name) == digest, f"corrupt cache file {d / name}"
+
+
+@dataclass
+class Reference:
+    """An uninterrupted run of the fault photos: the bytes every other run must reproduce."""
+
+    inputs: Path
+    out: Path
+    cache: Path
+    hashes: dict[str, str]
+    input_hashes: dict[str, str]
+    seconds: float
+    summary: dict
+
+
+def seed_detect_cache(reference: Reference, cache: Path) -> None:
+    """Copy the reference's detect entries into ``cache`` so a run skips loading YOLO."""
+    shutil.copytree(reference.cache / "detect", cache / "detect")
