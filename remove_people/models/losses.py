@@ -56,9 +56,11 @@ class VGG16Pool3(nn.Module):
 
     def __init__(self, weights: str | Path) -> None:
         super().__init__()
-        import torchvision
+        from torchvision.models.vgg import cfgs, make_layers
 
-        features = torchvision.models.vgg16(weights=None).features[:17]
+        # The same modules as torchvision.models.vgg16(weights=None).features[:17], without
+        # building (and randomly initialising) the 120M-parameter classifier.
+        features = make_layers(cfgs["D"], batch_norm=False)[:17]
         state = torch.load(resolve_model_file(weights), map_location="cpu", weights_only=True)
         state = {k.removeprefix("features."): v for k, v in state.items()}
         features.load_state_dict(state, strict=True)

@@ -135,19 +135,23 @@ class PConvUNet(nn.Module):
     eval mode with fixed affine parameters, also across later ``train()`` calls.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = 64) -> None:
+        """``width``: channels of enc_1 (64 in Liu et al.); the others scale with it. Smaller
+        widths exist for fast tests only."""
         super().__init__()
+        self.width = width
+        enc_spec = [(c * width // 64, k) for c, k in ENCODER]
         enc = []
         cin = 3
-        for i, (cout, k) in enumerate(ENCODER):
+        for i, (cout, k) in enumerate(enc_spec):
             enc.append(_PConvBlock(cin, cout, k, 2, bn=i > 0, act="relu"))
             cin = cout
         self.enc = nn.ModuleList(enc)
-        skips = [3] + [c for c, _ in ENCODER[:-1]]  # what dec_1 … dec_8 concatenate
-        outs = [3] + [c for c, _ in ENCODER[:-1]]  # dec_i outputs the channels of enc_{i-1} (RGB for dec_1)
+        skips = [3] + [c for c, _ in enc_spec[:-1]]  # what dec_1 … dec_8 concatenate
+        outs = [3] + [c for c, _ in enc_spec[:-1]]  # dec_i outputs the channels of enc_{i-1} (RGB for dec_1)
         dec = []
         for i in range(8):  # dec[i] is dec_{i+1}
-            below = ENCODER[i][0]  # channels coming up from enc_{i+1} / dec_{i+2}
+            below = enc_spec[i][0]  # channels coming up from enc_{i+1} / dec_{i+2}
             last = i == 0
             dec.append(_PConvBlock(below + skips[i], outs[i], 3, 1, bn=not last, act=None if last else "leaky"))
         self.dec = nn.ModuleList(dec)
@@ -200,3 +204,8 @@ def load_pconv_state(path: str, map_location: str | torch.device = "cpu") -> dic
     if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
         obj = obj["model"]
     return {k: v.float() if v.is_floating_point() else v for k, v in obj.items()}
+
+
+def width_of(state: dict[str, torch.Tensor]) -> int:
+    """The ``width`` a state dict was built with (enc_1's output channels)."""
+    return int(state["enc.0.conv.weight"].shape[0])

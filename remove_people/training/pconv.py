@@ -69,6 +69,7 @@ class TrainConfig:
     limit_val: int | None = None
     max_steps: int | None = None
     progress: bool = True
+    width: int = 64  # enc_1 channels (Liu et al.: 64); smaller only for fast tests
 
 
 # -- data -------------------------------------------------------------------------------
@@ -273,8 +274,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
     splits = read_split(data, cfg.split)
-    train_files = splits.get("train", [])[: cfg.limit_train or None]
-    val_files = splits.get("val", [])[: cfg.limit_val or None]
+    train_files = splits.get("train", [])
+    val_files = splits.get("val", [])
+    if cfg.limit_train is not None:
+        train_files = train_files[: cfg.limit_train]
+    if cfg.limit_val is not None:
+        val_files = val_files[: cfg.limit_val]
     if len(train_files) < cfg.batch_size:
         raise ValueError(f"{len(train_files)} training images, fewer than one batch of {cfg.batch_size}")
     persons = None
@@ -289,14 +294,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
-    model = PConvUNet().to(device)
+    model = PConvUNet(cfg.width).to(device)
     criterion = InpaintingLoss(cfg.vgg_weights).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     epoch, step_in_epoch, global_step, best = 0, 0, 0, math.inf
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         old = ck["config"]
-        for key in ("seed", "batch_size", "size", "p_persons", "data", "split"):
+        for key in ("seed", "batch_size", "size", "p_persons", "data", "split", "width"):
             if old.get(key) != getattr(cfg, key):
                 raise ValueError(f"resume: --{key.replace('_', '-')} was {old.get(key)!r}, now {getattr(cfg, key)!r}")
         epoch, step_in_epoch, global_step = ck["epoch"], ck["step_in_epoch"], ck["global_step"]
@@ -318,7 +323,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         }, ckpt_path)
 
     meta = {"trained_on": str(cfg.data), "size": cfg.size, "seed": cfg.seed, "mask": "1 = valid",
-            "input": "RGB in [0, 1]", "epochs": cfg.epochs, "finetune_epochs": cfg.finetune_epochs}
+            "input": "RGB in [0, 1]", "width": cfg.width, "epochs": cfg.epochs, "finetune_epochs": cfg.finetune_epochs}
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
