@@ -86,6 +86,7 @@ class ArtifactCache:
         self.stats = CacheStats()
         self._warn = warn or (lambda msg: print(msg, file=sys.stderr))
         self._warned_corrupt = False
+        self._write_failed = False
 
     # -- generic entries -----------------------------------------------------------------
 
@@ -121,8 +122,20 @@ class ArtifactCache:
         shutil.rmtree(d, ignore_errors=True)
 
     def _write(self, stage: str, key: str, meta: dict[str, Any], files: dict[str, bytes]) -> None:
-        if not self.enabled:
+        """Store an entry; a cache that cannot be written (full disk, read-only) is reported
+        once and then skipped: the cache only saves time, it must never stop a run."""
+        if not self.enabled or self._write_failed:
             return
+        try:
+            self._write_entry(stage, key, meta, files)
+        except OSError as err:
+            self._write_failed = True
+            self._warn(
+                f"cache: cannot write to {self.root} ({err.strerror or err}); "
+                f"going on without caching (free space or pass --cache-dir / --no-cache)"
+            )
+
+    def _write_entry(self, stage: str, key: str, meta: dict[str, Any], files: dict[str, bytes]) -> None:
         final = self.entry_dir(stage, key)
         if (final / "meta.json").exists():
             return
