@@ -289,7 +289,9 @@ _mount_optional()
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: user-facing errors become one line and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns the code of typer.Exit instead of exiting.
+        rv = app(args=argv, standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
     except RemovePeopleError as err:
         err_console.print(f"error: {err}", markup=False, highlight=False)
         return 2 if isinstance(err, UsageError) else 1
@@ -318,7 +320,6 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(err, aborts):
             return 130
         raise
-    return 0
 
 
 if __name__ == "__main__":

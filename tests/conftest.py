@@ -18,6 +18,9 @@ os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="rp-yolo-cfg-"))
 os.environ.setdefault("REMOVE_PEOPLE_OFFLINE", "1")
+# Tests never write the user's caches: weights cache / sha256 memo and the artifact cache go to temp folders.
+os.environ.setdefault("REMOVE_PEOPLE_HOME", tempfile.mkdtemp(prefix="rp-home-"))
+os.environ.setdefault("REMOVE_PEOPLE_CACHE", tempfile.mkdtemp(prefix="rp-cache-"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", REPO.parent / "shared")).resolve()

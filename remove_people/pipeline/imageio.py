@@ -22,6 +22,7 @@ The pixel limit is our own (``max_pixels``), not Pillow's process-global
 from __future__ import annotations
 
 import io
+import sys
 import struct
 import threading
 import warnings
@@ -184,6 +185,20 @@ def _bomb_reason(width: int | None, height: int | None, max_pixels: int, what: s
     )
 
 
+def _pil_open(fp: Any) -> Image.Image:
+    """Pillow's own ``Image.open``, even after ``import ultralytics``.
+
+    Why: ultralytics replaces ``PIL.Image.open`` process-wide with a wrapper that, on an
+    unidentified file, tries to install and register a HEIF plugin (a network call, and a
+    ``No module named 'pi_heif'`` error instead of our clear "not an image" message).
+    """
+    opener = Image.open
+    module = sys.modules.get(getattr(opener, "__module__", "") or "")
+    if module is not None and module.__name__.startswith("ultralytics"):
+        opener = getattr(module, "_image_open", opener)
+    return opener(fp)
+
+
 def _open_header(data: bytes, path: Path, max_pixels: int, what: str) -> Image.Image:
     """``Image.open`` (lazy: reads the header only) plus our own size check.
 
@@ -200,7 +215,7 @@ def _open_header(data: bytes, path: Path, max_pixels: int, what: str) -> Image.I
         # under `-W error` (malformed EXIF is ignored, not fatal).
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return Image.open(io.BytesIO(data))
+            return _pil_open(io.BytesIO(data))
 
     try:
         try:

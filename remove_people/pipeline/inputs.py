@@ -98,7 +98,7 @@ def _from_list(list_file: Path) -> InputSet:
         if ".." in Path(rel).parts:
             rel = p.name
         items.append(InputItem(p, rel))  # missing files are reported per image by the runner
-    return InputSet(items, base, warnings)
+    return InputSet(items, None, warnings)  # scattered files: each one's folder counts as an input folder
 
 
 def shard_of(rel: str, count: int) -> int:
@@ -123,7 +123,7 @@ def select_shard(items: list[InputItem], shard: str | None) -> list[InputItem]:
 def check_output_dir(out: Path, inputs: InputSet) -> None:
     """Refuse an output folder equal to or inside the input folder: the input is never written."""
     out_r = out.expanduser().resolve()
-    roots = [inputs.root] if inputs.root is not None else []
+    roots = [inputs.root] if inputs.root is not None else sorted({it.path.parent for it in inputs.items})
     for root in roots:
         root_r = root.resolve()
         if out_r == root_r or root_r in out_r.parents:
