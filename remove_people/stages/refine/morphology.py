@@ -5,13 +5,15 @@ into visible holes), enclosed background gaps are filled (an arm on a hip leaves
 an island that would otherwise keep a sliver of the person's outline), small gaps
 are closed, then each person is dilated by a radius that grows with its size
 (a halo scales with the person), the contour is smoothed, and finally protected
-pixels (kept persons) are carved out.
+pixels (kept persons) are carved out. With ``shadows`` on, each removed person's
+mask first grows into its attached cast shadow (``shadows.py``), before dilation, so
+the shadow's soft edge is swallowed by the same halo as the person's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import cv2
 import numpy as np
@@ -20,13 +22,20 @@ from remove_people.stages.base import NoParams
 from remove_people.stages.detect.base import Instance
 from remove_people.stages.refine.base import Refiner, union
 
+if TYPE_CHECKING:
+    from remove_people.stages.refine.shadows import ShadowParams
+
 
 @dataclass
 class MorphologyParams:
     """dilate: ellipse radius in pixels. dilate_frac: extra radius as a fraction of each
     person's box height. fill_holes: fill enclosed gaps. close: closing radius.
     smooth: contour smoothing radius. min_area: drop blobs smaller than this (pixels).
-    Any of them 0/false switches that step off."""
+    Any of them 0/false switches that step off.
+    shadows: grow each removed person into the cast shadow attached to their feet (off by
+    default: see docs/beyond.md for where it helps and where it fails). shadow_extent (person
+    heights), shadow_darkening, shadow_chroma, shadow_edge: as ``ShadowParams`` extent,
+    darkening, chroma, edge."""
 
     dilate: int
     dilate_frac: float
@@ -34,6 +43,11 @@ class MorphologyParams:
     close: int
     smooth: int
     min_area: int
+    shadows: bool = False
+    shadow_extent: float = 1.0
+    shadow_darkening: float = 0.12
+    shadow_chroma: float = 0.05
+    shadow_edge: float = 0.12
 
 
 def ellipse(radius: int) -> np.ndarray:
@@ -63,6 +77,7 @@ class MorphologyRefiner(Refiner):
         p = self.params
         shape = rgb.shape[:2]
         out = np.zeros(shape, dtype=bool)
+        shadow_params = self._shadow_params() if p.shadows else None
         for inst in instances:
             m = inst.mask
             if p.min_area > 0:
@@ -74,6 +89,8 @@ class MorphologyRefiner(Refiner):
             if p.close > 0:
                 m = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_CLOSE, ellipse(p.close)).astype(bool)
             x0, y0, x1, y1 = inst.box or (0, 0, 0, 0)
+            if shadow_params is not None and inst.is_person:
+                m = m | self._shadow(rgb, m, inst, instances, protect, shadow_params)
             radius = int(round(p.dilate + p.dilate_frac * max(0.0, y1 - y0)))
             if radius > 0:
                 m = cv2.dilate(m.astype(np.uint8), ellipse(radius)).astype(bool)
@@ -85,6 +102,25 @@ class MorphologyRefiner(Refiner):
         if protect is not None:
             out &= ~protect
         return out.astype(np.uint8) * 255
+
+    def _shadow_params(self) -> "ShadowParams":
+        from remove_people.stages.refine.shadows import ShadowParams
+
+        p = self.params
+        return ShadowParams(extent=p.shadow_extent, darkening=p.shadow_darkening, chroma=p.shadow_chroma, edge=p.shadow_edge)
+
+    @staticmethod
+    def _shadow(
+        rgb: np.ndarray, m: np.ndarray, inst: Instance, instances: list[Instance], protect: np.ndarray | None, sp: "ShadowParams"
+    ) -> np.ndarray:
+        """The shadow attached to one person; other instances and protected pixels are never shadow."""
+        from remove_people.stages.refine.shadows import shadow_mask
+
+        exclude = np.zeros(m.shape, dtype=bool) if protect is None else protect.copy()
+        for other in instances:
+            if other is not inst:
+                exclude |= other.mask
+        return shadow_mask(rgb, m, sp, box=inst.box, exclude=exclude)
 
 
 class PassThroughRefiner(Refiner):
