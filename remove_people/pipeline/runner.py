@@ -12,6 +12,7 @@ Why this shape:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -75,6 +76,9 @@ class Pipeline:
         self.batch_size = max(1, int(run.get("batch_size", 8)))
         self.max_pixels = int(run.get("max_pixels") or 0) or None
         self._computed: set[str] = set()
+        #: Set when the output disk is full or read-only: every later write would fail too,
+        #: so the run stops taking new batches (finished outputs stay) instead of grinding on.
+        self._stop_reason: str | None = None
 
     # -- identities ------------------------------------------------------------------------
 
@@ -158,6 +162,10 @@ class Pipeline:
             if first is not None:
                 next_loads = submit(first)
             while next_loads is not None:
+                if self._stop_reason:
+                    for f in next_loads:
+                        f.cancel()
+                    break
                 loaded = [f.result() for f in next_loads]
                 upcoming = next(batch_iter, None)
                 next_loads = submit(upcoming) if upcoming is not None else None  # prefetch while we compute
@@ -180,6 +188,10 @@ class Pipeline:
                 done = len(summary.outcomes) + sum(1 for f in pending_writes if not f.done())
                 self.on_progress(len(summary.outcomes), total, "write")
             self._drain(pending_writes, summary, block=True)
+            if self._stop_reason:
+                msg = f"stopped after {len(summary.outcomes)} of {total} images: {self._stop_reason}"
+                summary.warnings.append(msg)
+                self.on_message(f"failed: {msg}")
             self.on_progress(len(summary.outcomes), total, "done")
         except KeyboardInterrupt:
             summary.interrupted = True
@@ -331,6 +343,11 @@ class Pipeline:
                 atomic_write_bytes(w.out_path.with_name(w.out_path.stem + ".compare.jpg"), compare_image(w.loaded.rgb, w.mask, w.result))
             return ImageOutcome(w.item.rel, "changed" if changed else "unchanged", w.persons, str(w.out_path))
         except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) and not self._stop_reason:
+                self._stop_reason = (
+                    f"cannot write to {w.out_path.parent} ({err.strerror}); finished outputs are kept, "
+                    f"free space or choose another --out and run again to resume"
+                )
             return ImageOutcome(w.item.rel, "failed", w.persons, message=f"{w.item.rel}: cannot write {w.out_path} ({err.strerror or err})")
         except RemovePeopleError as err:
             return ImageOutcome(w.item.rel, "failed", w.persons, message=_reason(err, w.item))
