@@ -1,0 +1,286 @@
+"""``remove-people eval``: measured quality of each stage (detect, inpaint, removal).
+
+Why a command and not a script in benchmarks/: users re-run the same measurements
+on their own photos and settings, with the same defaults (``eval:`` in
+``configs/default.yaml``), and get a rich table, JSON and an HTML report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from remove_people.errors import UsageError
+
+app = typer.Typer(help="Measure each stage: detection AP and mask coverage, inpainting quality, residual persons.", no_args_is_help=True)
+
+console = Console(stderr=True, highlight=False)
+
+
+def _load_config(config: list[Path], set_: list[str]) -> Any:
+    from remove_people.config import Config
+
+    return Config.load(config, set_)
+
+
+def _apply_env(model_dir: Optional[Path], offline: bool) -> None:
+    import os
+
+    if model_dir is not None:
+        os.environ["REMOVE_PEOPLE_MODEL_DIR"] = str(model_dir)
+    if offline:
+        os.environ["REMOVE_PEOPLE_OFFLINE"] = "1"
+        os.environ["YOLO_OFFLINE"] = "1"
+
+
+def _print_table(title: str, header: list[str], rows: list[list[str]], styles: list[str] | None = None) -> None:
+    t = Table(title=title, header_style="bold")
+    for i, h in enumerate(header):
+        t.add_column(h, justify="left" if i < 3 else "right")
+    for row, style in zip(rows, styles or [""] * len(rows)):
+        t.add_row(*row, style=style or None)
+    out = Console()
+    if not out.is_terminal:  # pipes and CI logs: do not squeeze a wide table into 80 columns
+        out = Console(width=240)
+    out.print(t)
+
+
+def _write_json(path: Optional[Path], data: dict[str, Any]) -> None:
+    if path is None:
+        return
+    from remove_people.pipeline.atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(data, indent=1, default=str).encode("utf-8"))
+    console.print(f"json: {path}")
+
+
+def _split_names(text: Optional[str], default: list[str]) -> list[str]:
+    if not text:
+        return list(default)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--inpainters: give a comma-separated list, e.g. telea,ns,patchmatch")
+    return names
+
+
+# ------------------------------------------------------------------------------------ inpaint
+
+
+@app.command("inpaint")
+def inpaint_cmd(
+    inpainters: Optional[str] = typer.Option(None, "--inpainters", help="Comma-separated inpainters (default: eval.inpainters: telea,ns,patchmatch)."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Your own folder of person-free photos (default: shared scenes + person-free COCO photos)."),
+    masks: Optional[Path] = typer.Option(None, "--masks", help="Holes for --images, matched by file stem (255 = hole). Without it, person-shaped holes are drawn."),
+    peer: Optional[Path] = typer.Option(None, "--peer", help="A folder of another tool's results for --images (matched by stem), scored as a peer row."),
+    peer_name: Optional[str] = typer.Option(None, "--peer-name", help="Label of the peer row (default: eval.peer_name)."),
+    sets: str = typer.Option("scenes,coco-free", "--sets", help="Default sets when --images is not given: scenes (given holes, MI-GAN peer), coco-free (person-shaped holes)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N images per set (the first N by name)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the person-shaped holes (default: eval.seed)."),
+    no_lpips: bool = typer.Option(False, "--no-lpips", help="Skip LPIPS."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report into this folder."),
+    config: list[Path] = typer.Option([], "--config", "-c", help="YAML file(s) overlaid on configs/default.yaml."),
+    set_: list[str] = typer.Option([], "--set", "-s", help="Override a setting, e.g. inpaint.patchmatch.patch_size=5, eval.hole_max_persons=3."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Folder of weight files (also REMOVE_PEOPLE_MODEL_DIR)."),
+    offline: bool = typer.Option(False, "--offline", help="Never touch the network."),
+) -> None:
+    """Inpainting quality where the truth is known: L1, PSNR, SSIM, LPIPS over the hole and the whole image."""
+    from remove_people.evaluation import data
+    from remove_people.evaluation.inpaint_bench import coco_free_cases, folder_cases, markdown_table, run_inpaint_eval, scene_cases, table_rows
+    from remove_people.evaluation.person_holes import PersonHoles
+
+    _apply_env(model_dir, offline)
+    cfg = _load_config(config, set_)
+    ev = cfg.data["eval"]
+    names = _split_names(inpainters, ev["inpainters"])
+    seed = int(ev["seed"] if seed is None else seed)
+    peer_label = peer_name or str(ev["peer_name"])
+    if images is not None:
+        cases = folder_cases(images, masks, peer, set_name=images.name or "custom")
+    else:
+        if masks is not None or peer is not None:
+            raise UsageError("--masks and --peer go with --images (the default sets carry their own)")
+        wanted = [s.strip() for s in sets.split(",") if s.strip()]
+        bad = [s for s in wanted if s not in ("scenes", "coco-free")]
+        if bad or not wanted:
+            raise UsageError(f"--sets {sets}: valid sets: scenes, coco-free")
+        cases = []
+        for s in wanted:
+            got = scene_cases(data.scenes_dir(ev["shared"])) if s == "scenes" else coco_free_cases(data.coco_person_dir(ev["shared"]))
+            cases += got[:limit] if limit else got
+    if limit and images is not None:
+        cases = cases[:limit]
+    holes = None
+    if any(c.mask is None for c in cases):
+        ann = data.coco_person_dir(ev["shared"]) / "annotations" / "instances.json"
+        holes = PersonHoles(ann, seed=seed, ratio_range=tuple(ev["hole_ratio"]), max_persons=int(ev["hole_max_persons"]))
+
+    rep = None
+    if report is not None:
+        from remove_people.evaluation.report import HtmlReport, overlay
+
+        rep = HtmlReport(report, "remove-people eval inpaint", int(ev["thumb_side"]))
+
+        def on_case(case: Any, truth: Any, hole: Any, results: dict[str, Any]) -> None:
+            panels = [("original", truth), ("hole", overlay(truth, hole))] + list(results.items())
+            rep.add_case(f"{case.set}/{case.name}", f"hole {100 * (hole > 0).mean():.1f}% of the image", panels)
+    else:
+        on_case = None  # type: ignore[assignment]
+
+    def on_progress(done: int, total: int, what: str) -> None:
+        console.print(f"[{done}/{total}] {what}", markup=False)
+
+    result = run_inpaint_eval(
+        cases, names, holes, peer_name=peer_label, lpips=bool(ev["lpips"]) and not no_lpips, config=cfg,
+        on_case=on_case, on_progress=on_progress,
+    )
+    settings = {
+        "inpainters": names, "params": {n: cfg.plugin_params("inpaint", n) for n in names}, "seed": seed,
+        "hole_ratio": ev["hole_ratio"], "hole_max_persons": ev["hole_max_persons"], "lpips": bool(ev["lpips"]) and not no_lpips,
+        "images": str(images) if images else sets, "limit": limit,
+    }
+    result["settings"] = settings
+    header, rows = table_rows(result)
+    styles = ["yellow" if r["kind"] == "peer" else "" for r in result["summary"]]
+    _print_table("inpainting quality (means; ↓ lower is better, ↑ higher is better)", header, rows, styles)
+    for name, err in result["errors"].items():
+        console.print(f"unavailable: {err}", markup=False)
+    for line in result["failures"]:
+        console.print(f"failed: {line}", markup=False)
+    result["markdown"] = markdown_table(result)
+    _write_json(json_out, result)
+    if rep is not None:
+        rep.add_table("Inpainting quality", header, rows,
+                      "ours = this project's inpainters; peer = another tool's published results, scored the same way. "
+                      "Each set's rows are compared on the same images.",
+                      ["peer" if r["kind"] == "peer" else "" for r in result["summary"]])
+        console.print(f"report: {rep.write(settings, result)}")
+    if result["failures"]:
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------------------------ detect
+
+
+def _parse_ids(text: Optional[str]) -> Optional[list[int]]:
+    if not text:
+        return None
+    try:
+        return [int(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise UsageError(f"--image-ids {text!r}: expected comma-separated integers, e.g. 139,785") from None
+
+
+@app.command("detect")
+def detect_cmd(
+    annotations: Optional[Path] = typer.Option(None, "--annotations", help="COCO instances JSON (default: shared coco-person)."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Folder of the COCO images (default: beside the default annotations)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Keep records whose coco_split is this (default: eval.detect_split = val2017; 'all' for every record)."),
+    image_ids: Optional[str] = typer.Option(None, "--image-ids", help="Comma-separated image ids."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N images (the first N by id, or a random N with --seed)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Draw --limit images at random with this seed."),
+    detector: str = typer.Option("yolo", "--detector", help="yolo, or masks (the annotations' own person masks: a check of the evaluation itself)."),
+    detector_weights: Optional[str] = typer.Option(None, "--detector-weights", help="YOLO weights: a model-table name or a .pt path."),
+    conf: Optional[float] = typer.Option(None, "--conf", help="Detector threshold for AP (default: eval.detect_conf = 0.001)."),
+    max_det: Optional[int] = typer.Option(None, "--max-det", help="Detections per image for AP (default: eval.detect_max_det = 100)."),
+    results_out: Optional[Path] = typer.Option(None, "--results", help="Also write the detections as a COCO results JSON (RLE masks, scores)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as JSON here."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report into this folder."),
+    config: list[Path] = typer.Option([], "--config", "-c", help="YAML file(s) overlaid on configs/default.yaml."),
+    set_: list[str] = typer.Option([], "--set", "-s", help="Override a setting, e.g. refine.dilate=15, detect.yolo.conf=0.3 (the operating threshold)."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Folder of weight files (also REMOVE_PEOPLE_MODEL_DIR)."),
+    offline: bool = typer.Option(False, "--offline", help="Never touch the network."),
+) -> None:
+    """Person mask AP / AP50 and box AP (pycocotools), plus coverage and extra area of raw and refined masks."""
+    from remove_people.config import build_stage
+    from remove_people.evaluation import data
+    from remove_people.evaluation.coco_subset import CocoSubset
+    from remove_people.evaluation.detect_metrics import evaluate_detection
+    from remove_people.stages.select import Selector
+
+    _apply_env(model_dir, offline)
+    cfg = _load_config(config, set_)
+    ev = cfg.data["eval"]
+    if annotations is None:
+        annotations = data.coco_person_dir(ev["shared"]) / "annotations" / "instances.json"
+    if images is None:
+        images = annotations.parent.parent / "images"
+    split = split if split is not None else ev["detect_split"]
+    subset = CocoSubset.load(annotations, images).select(
+        image_ids=_parse_ids(image_ids), limit=limit, seed=seed, split=None if split in (None, "", "all") else split
+    )
+    for line in subset.problems:
+        console.print(f"refused: {line}", markup=False)
+    if not subset.records:
+        raise UsageError(f"{annotations}: no image matches the selection (split={split}, ids={image_ids}, limit={limit})")
+    operating_conf = float(cfg.data["detect"]["yolo"]["conf"])
+    ap_conf = float(ev["detect_conf"] if conf is None else conf)
+    if detector == "yolo":
+        if detector_weights:
+            cfg.data["detect"]["yolo"]["weights"] = detector_weights
+        det = build_stage("detect", "yolo", config=cfg, conf=ap_conf, max_det=int(ev["detect_max_det"] if max_det is None else max_det))
+    elif detector == "masks":
+        det = build_stage("detect", "masks", config=cfg, path=str(annotations))
+        operating_conf = 0.0
+    else:
+        raise UsageError(f"--detector {detector}: valid: yolo, masks")
+    refiner = build_stage("refine", config=cfg)
+    selector = Selector.from_config(cfg)
+
+    rep = None
+    on_image = None
+    if report is not None:
+        from remove_people.evaluation.report import HtmlReport, overlay
+
+        rep = HtmlReport(report, "remove-people eval detect", int(ev["thumb_side"]))
+
+        def on_image(rec: Any, rgb: Any, gt: Any, raw: Any, refined: Any) -> None:
+            import numpy as np
+
+            miss = gt & ~refined
+            panels = [("original", rgb), ("ground truth", overlay(rgb, gt, (0, 160, 255))), ("raw mask", overlay(rgb, raw)),
+                      ("refined mask", overlay(rgb, refined)), ("missed person pixels", overlay(rgb, miss, (255, 220, 0)))]
+            rep.add_case(rec.file_name, f"id {rec.id}, {rec.persons} person annotation(s); missed {int(np.sum(miss))} px", panels)
+
+    def on_progress(done: int, total: int) -> None:
+        console.print(f"[{done}/{total}] detect", markup=False)
+
+    try:
+        out = evaluate_detection(subset, det, refiner, selector, operating_conf, on_progress=on_progress, on_image=on_image)
+    finally:
+        det.close()
+    settings = {
+        "annotations": str(annotations), "images": str(images), "split": split, "image_ids": image_ids, "limit": limit, "seed": seed,
+        "detector": det.identity(), "ap_conf": ap_conf if detector == "yolo" else None, "operating_conf": operating_conf,
+        "refine": refiner.identity(), "select": selector.identity(),
+    }
+    results = out.pop("results")
+    out["settings"] = settings
+    ap, masks = out["ap"], out["masks"]
+    header = ["figure", "value"]
+    rows = [
+        ["person mask AP", f"{ap['mask_ap']:.3f}"], ["person mask AP50", f"{ap['mask_ap50']:.3f}"],
+        ["person box AP", f"{ap['box_ap']:.3f}"], ["person box AP50", f"{ap['box_ap50']:.3f}"],
+    ]
+    cov_header = ["mask", "coverage of person pixels ↑", "extra area / person area ↓", "background filled ↓"]
+    cov_rows = [[k, f"{v['coverage']:.4f}", f"{v['extra']:.4f}", f"{v['background_filled']:.4f}"] for k, v in masks.items()]
+    _print_table(f"detection on {out['images']} images (AP at conf ≥ {ap_conf})", header, rows)
+    _print_table(f"masks at the operating threshold (conf ≥ {operating_conf})", cov_header, cov_rows)
+    for line in out["failures"]:
+        console.print(f"failed: {line}", markup=False)
+    _write_json(json_out, out)
+    if results_out is not None:
+        _write_json(results_out, results)  # type: ignore[arg-type]
+    if rep is not None:
+        rep.add_table("Detection (pycocotools, person only)", header, rows, f"{out['images']} images; AP at conf ≥ {ap_conf}")
+        rep.add_table("Masks vs ground-truth persons", cov_header, cov_rows,
+                      "coverage: share of ground-truth person pixels inside the mask; extra: mask pixels outside every person, "
+                      "relative to the person area; background filled: the same, relative to the non-person area")
+        console.print(f"report: {rep.write(settings, out)}")
+    if out["failures"] or subset.problems:
+        raise typer.Exit(1)
