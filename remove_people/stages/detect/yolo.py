@@ -88,10 +88,10 @@ class YoloDetector(Detector):
     def model(self) -> Any:
         if self._model is None:
             _ultralytics_offline_env()
+            path = self.weights_path()
+            self._check_trusted(path)  # before importing ultralytics: a refusal is instant
             from ultralytics import YOLO
 
-            path = self.weights_path()
-            self._check_trusted(path)
             self._model = YOLO(str(path), task="segment")
         return self._model
 
