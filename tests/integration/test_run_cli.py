@@ -20,9 +20,6 @@ from remove_people.cli import main
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 from badinputs import make_bad_inputs  # noqa: E402
 
-# val2017 images whose persons cover a good part of the frame (people to remove) plus one without.
-PERSON_IMAGES = ["000000000785.jpg", "000000005001.jpg", "000000000872.jpg", "000000007386.jpg"]
-NO_PERSON_IMAGE = None  # chosen from the annotations at run time
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, dict]:
