@@ -18,7 +18,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import AbstractSet, Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -48,6 +48,10 @@ class _Work:
     persons: int = 0
     result: np.ndarray | None = None
     frame_extra: dict = field(default_factory=dict)
+    #: The refined mask was not in the cache: it is computed (detect → select → refine) this run.
+    fresh_mask: bool = False
+    #: Set when a stage failed for this image; later stages skip it and it is not written.
+    failed: ImageOutcome | None = None
 
 
 class Pipeline:
@@ -103,8 +107,6 @@ class Pipeline:
     # -- the run ----------------------------------------------------------------------------
 
     def run(self, inputs: InputSet, out_dir: Path) -> RunSummary:
-        from remove_people.pipeline.imageio import read_image
-
         summary = RunSummary(warnings=list(inputs.warnings))
         summary.settings = {
             "detect": self.detector.identity(),
@@ -121,20 +123,7 @@ class Pipeline:
         input_paths = {str(it.path.resolve()) for it in items}
 
         def load(work: _Work) -> _Work | ImageOutcome:
-            t = time.perf_counter()
-            try:
-                if str(work.out_path.resolve()) in input_paths:
-                    raise InputError(work.item.path, "its output path is an input file; choose another --out")
-                work.loaded = read_image(work.item.path, **({"max_pixels": self.max_pixels} if self.max_pixels else {}))
-                work.content_hash = hashlib.sha256(work.loaded.data).hexdigest()
-                work.keys = self._stage_keys(work.content_hash)
-                return work
-            except RemovePeopleError as err:
-                return ImageOutcome(work.item.rel, "failed", message=_reason(err, work.item))
-            except Exception as err:  # a decoder bug must not end the run
-                return ImageOutcome(work.item.rel, "failed", message=f"{work.item.rel}: cannot read ({type(err).__name__}: {err})")
-            finally:
-                self._add_time(summary, "decode", time.perf_counter() - t)
+            return self.load_one(work, summary, input_paths)
 
         def batches() -> Iterator[list[InputItem]]:
             for i in range(0, total, self.batch_size):
@@ -183,7 +172,7 @@ class Pipeline:
                         done += 1
                         self.on_message(f"failed: {outcome.message}")
                         continue
-                    pending_writes.append(pool.submit(self._write, w, summary))
+                    pending_writes.append(pool.submit(self.write_one, w, summary))
                 self._drain(pending_writes, summary, block=False)
                 done = len(summary.outcomes) + sum(1 for f in pending_writes if not f.done())
                 self.on_progress(len(summary.outcomes), total, "write")
@@ -229,13 +218,47 @@ class Pipeline:
         summary.stage_seconds[stage] = summary.stage_seconds.get(stage, 0.0) + seconds
 
     # -- the stages ----------------------------------------------------------------------------
+    #
+    # One method per stage, each working on a batch of ``_Work`` items in place, so that an
+    # executor other than ``run`` (pipeline/ray_executor.py: Ray actor pools) calls the very
+    # same code, one stage per worker, through the same ``ArtifactCache``.
+
+    def load_one(self, work: _Work, summary: RunSummary, input_paths: AbstractSet[str] = frozenset()) -> _Work | ImageOutcome:
+        """Read and decode one input and compute its cache keys; a bad file becomes a failed outcome.
+
+        ``input_paths`` (resolved input paths) guards against an output that would overwrite an input.
+        """
+        from remove_people.pipeline.imageio import read_image
+
+        t = time.perf_counter()
+        try:
+            if input_paths and str(work.out_path.resolve()) in input_paths:
+                raise InputError(work.item.path, "its output path is an input file; choose another --out")
+            work.loaded = read_image(work.item.path, **({"max_pixels": self.max_pixels} if self.max_pixels else {}))
+            work.content_hash = hashlib.sha256(work.loaded.data).hexdigest()
+            work.keys = self._stage_keys(work.content_hash)
+            return work
+        except RemovePeopleError as err:
+            return ImageOutcome(work.item.rel, "failed", message=_reason(err, work.item))
+        except Exception as err:  # a decoder bug must not end the run
+            return ImageOutcome(work.item.rel, "failed", message=f"{work.item.rel}: cannot read ({type(err).__name__}: {err})")
+        finally:
+            self._add_time(summary, "decode", time.perf_counter() - t)
 
     def _process(self, works: list[_Work], summary: RunSummary) -> Iterator[tuple[_Work, ImageOutcome | None]]:
         """Fill ``mask`` and ``result`` of each work item, from the cache where possible."""
-        failed: dict[int, ImageOutcome] = {}
+        self.lookup_batch(works)
+        self.detect_batch(works, summary)
+        self.refine_batch(works, summary)
+        self.inpaint_batch(works, summary)
+        for w in works:
+            yield w, w.failed
 
-        # Look from the last stage backwards: a cached result needs only its mask.
-        need_refine: list[_Work] = []
+    def lookup_batch(self, works: list[_Work]) -> None:
+        """Look from the last stage backwards: a cached mask, and then a cached result, skip the models.
+
+        Items whose refined mask is not cached get ``fresh_mask``; the later stages compute them.
+        """
         for w in works:
             got = self.cache.get_mask(w.keys["refine"])
             if got is not None:
@@ -244,8 +267,11 @@ class Pipeline:
                 if w.mask.any():
                     w.result = self.cache.get_result(w.keys["inpaint"])
             else:
-                need_refine.append(w)
+                w.fresh_mask = True
 
+    def detect_batch(self, works: list[_Work], summary: RunSummary) -> None:
+        """Instances for the items that need a fresh mask: from the cache, else from the detector in one call."""
+        need_refine = [w for w in works if w.fresh_mask and w.failed is None]
         need_detect: list[_Work] = []
         for w in need_refine:
             cached = self.cache.get_instances(w.keys["detect"]) if self.detector.cacheable else None
@@ -253,37 +279,39 @@ class Pipeline:
                 need_detect.append(w)
             else:
                 w.instances = cached
-
-        if need_detect:
-            t = time.perf_counter()
-            frames = [Frame(w.loaded.rgb, w.item.path, w.item.rel) for w in need_detect]
-            try:
-                found = self.detector.detect(frames)
-            except InputError as err:
-                # One bad mask must not fail the batch: retry one by one to find the culprit.
-                found = []
-                for w, fr in zip(need_detect, frames):
-                    try:
-                        found.append(self.detector.detect([fr])[0])
-                    except RemovePeopleError as one:
-                        failed[id(w)] = ImageOutcome(w.item.rel, "failed", message=_reason(one, w.item))
-                        found.append([])
-            self._computed.add(f"detect:{self.detector.name}")
-            for w, fr, inst in zip(need_detect, frames, found):
-                w.instances = inst
-                if "warning" in fr.extra:
-                    msg = f"{w.item.rel}: {fr.extra['warning']}"
-                    summary.warnings.append(msg)
-                    self.on_message(f"warning: {msg}")
-                if id(w) not in failed and self.detector.cacheable:
-                    self.cache.put_instances(w.keys["detect"], inst, {"image": w.item.rel})
-            if not self.detector.cacheable:
-                self.cache.stats.misses["detect"] += len(need_detect)
-            self._add_time(summary, "detect", time.perf_counter() - t)
-
+        if not need_detect:
+            return
         t = time.perf_counter()
-        for w in need_refine:
-            if id(w) in failed:
+        frames = [Frame(w.loaded.rgb, w.item.path, w.item.rel) for w in need_detect]
+        try:
+            found = self.detector.detect(frames)
+        except InputError:
+            # One bad mask must not fail the batch: retry one by one to find the culprit.
+            found = []
+            for w, fr in zip(need_detect, frames):
+                try:
+                    found.append(self.detector.detect([fr])[0])
+                except RemovePeopleError as one:
+                    w.failed = ImageOutcome(w.item.rel, "failed", message=_reason(one, w.item))
+                    found.append([])
+        self._computed.add(f"detect:{self.detector.name}")
+        for w, fr, inst in zip(need_detect, frames, found):
+            w.instances = inst
+            if "warning" in fr.extra:
+                msg = f"{w.item.rel}: {fr.extra['warning']}"
+                summary.warnings.append(msg)
+                self.on_message(f"warning: {msg}")
+            if w.failed is None and self.detector.cacheable:
+                self.cache.put_instances(w.keys["detect"], inst, {"image": w.item.rel})
+        if not self.detector.cacheable:
+            self.cache.stats.misses["detect"] += len(need_detect)
+        self._add_time(summary, "detect", time.perf_counter() - t)
+
+    def refine_batch(self, works: list[_Work], summary: RunSummary) -> None:
+        """Select whom to remove and refine their masks into one hole mask, cached per image."""
+        t = time.perf_counter()
+        for w in works:
+            if not w.fresh_mask or w.failed is not None:
                 continue
             remove, protect = self.selector.select(w.instances or [], w.loaded.rgb.shape[:2], w.item)
             w.persons = sum(1 for i in remove if i.is_person)
@@ -292,21 +320,23 @@ class Pipeline:
             self.cache.put_mask(w.keys["refine"], w.mask, {"image": w.item.rel, "persons": w.persons})
         self._add_time(summary, "refine", time.perf_counter() - t)
 
+    def inpaint_batch(self, works: list[_Work], summary: RunSummary) -> None:
+        """Fill the holes of the items that have one and no cached result yet."""
         t = time.perf_counter()
         for w in works:
-            if id(w) in failed or w.result is not None or w.mask is None or not w.mask.any():
+            if w.failed is not None or w.result is not None or w.mask is None or not w.mask.any():
                 continue
-            if w in need_refine:  # a fresh mask may still match a result cached earlier
+            if w.fresh_mask:  # a fresh mask may still match a result cached earlier
                 w.result = self.cache.get_result(w.keys["inpaint"])
                 if w.result is not None:
                     continue
             try:
                 w.result = self.inpainter.inpaint(w.loaded.rgb, w.mask)
             except RemovePeopleError as err:
-                failed[id(w)] = ImageOutcome(w.item.rel, "failed", message=_reason(err, w.item))
+                w.failed = ImageOutcome(w.item.rel, "failed", message=_reason(err, w.item))
                 continue
             except (ValueError, RuntimeError, MemoryError, cv2.error) as err:
-                failed[id(w)] = ImageOutcome(
+                w.failed = ImageOutcome(
                     w.item.rel, "failed", message=f"{w.item.rel}: inpainting failed ({type(err).__name__}: {err})"
                 )
                 continue
@@ -314,10 +344,7 @@ class Pipeline:
             self.cache.put_result(w.keys["inpaint"], w.result, {"image": w.item.rel})
         self._add_time(summary, "inpaint", time.perf_counter() - t)
 
-        for w in works:
-            yield w, failed.get(id(w))
-
-    def _write(self, w: _Work, summary: RunSummary) -> ImageOutcome:
+    def write_one(self, w: _Work, summary: RunSummary) -> ImageOutcome:
         """Encode and write one output (and its mask / comparison) atomically."""
         from remove_people.pipeline.atomic import atomic_write_bytes
         from remove_people.pipeline.imageio import encode_image
