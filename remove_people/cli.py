@@ -81,6 +81,9 @@ def run(
     min_person_area: Optional[float] = typer.Option(None, "--min-person-area", help="Remove only persons covering at least this fraction of the frame."),
     max_person_area: Optional[float] = typer.Option(None, "--max-person-area", help="Remove only persons covering at most this fraction of the frame."),
     min_conf: Optional[float] = typer.Option(None, "--min-conf", help="Remove only persons detected at least this confidently."),
+    shadows: Optional[bool] = typer.Option(None, "--shadows/--no-shadows", help="Also remove each removed person's attached cast shadow (morphology refiner). Default: off."),
+    with_accessories: Optional[bool] = typer.Option(None, "--with-accessories/--no-accessories", help="Also remove what a removed person holds or carries (bags, bats, gloves, phones, …; select.accessories)."),
+    feather: Optional[int] = typer.Option(None, "--feather", min=0, help="Blend the fill into the hole's edge over N pixels, inside the hole only (0 = hard paste)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the artifact cache."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Artifact cache folder (default: $REMOVE_PEOPLE_CACHE or ~/.cache/remove-people/artifacts)."),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: jpeg, png, webp, tiff, bmp. Default: the input's."),
@@ -123,6 +126,19 @@ def run(
             sel[key] = int(value) if key == "keep" and str(value).isdigit() else value
     if keep_mask is not None:
         sel["keep_mask"] = str(keep_mask)
+    if with_accessories is not None:
+        sel["with_accessories"] = with_accessories
+    if sel.get("with_accessories") and cfg.plugin_name("detect") == "yolo":
+        from remove_people.stages.select import accessory_class_ids
+
+        yolo = cfg.data["detect"]["yolo"]  # the detector must also return the accessory classes
+        yolo["classes"] = sorted(set(yolo.get("classes") or [0]) | set(accessory_class_ids(sel.get("accessories") or [])))
+    if shadows is not None:
+        if shadows and cfg.plugin_name("refine") != "morphology":
+            raise UsageError(f"--shadows works with the morphology refiner, not {cfg.plugin_name('refine')!r}; drop --refiner or --shadows")
+        cfg.data["refine"].setdefault("morphology", {})["shadows"] = shadows
+    if feather is not None:
+        cfg.data["inpaint"].setdefault(cfg.plugin_name("inpaint"), {})["feather"] = feather
     r = cfg.run
     for key, value in (("format", format), ("quality", quality), ("max_pixels", max_pixels), ("batch_size", batch_size), ("cache_dir", cache_dir)):
         if value is not None:
