@@ -75,6 +75,7 @@ def test_kill_fast(reference: Reference, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # 20 x (kill + YOLO re-run): over the suite's default 600 s on 2 cores
 def test_kill_at_twenty_seeded_moments(reference: Reference, tmp_path: Path) -> None:
     """20 kills at seeded moments, uniform over a clean run's duration, from an empty cache (YOLO included)."""
     rng = random.Random(1010)
