@@ -70,7 +70,7 @@ def test_overfit_four_images(shared: Path) -> None:
     image = torch.stack([ds[(0, i)][0] for i in range(4)])
     mask = torch.stack([ds[(0, i)][1] for i in range(4)])
     torch.manual_seed(0)
-    net = PConvUNet()
+    net = PConvUNet(width=16)
     loss = InpaintingLoss(shared / "weights" / "vgg16_features_pool3.pth")
     opt = torch.optim.Adam(net.parameters(), lr=2e-4)
     holes = []
