@@ -94,6 +94,10 @@ def run(
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Refuse images with more pixels than this (decompression-bomb guard; default 178956970)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, help="Images per batch."),
     shard: Optional[str] = typer.Option(None, "--shard", help="Process only shard I of N (I/N), chosen by a stable hash of each relative path."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="Where the stages run: local (this process, default) or ray (a Ray Data job; pip install 'remove-people[ray]'). See docs/scale-out.md."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: the cluster to join (auto = the one `ray start --head` started). Default: start a local Ray."),
+    stage_concurrency: list[str] = typer.Option([], "--stage-concurrency", help="With --executor ray: workers for a stage, STAGE=N (load, detect, refine, inpaint, write). Repeatable."),
+    stage_batch_size: list[str] = typer.Option([], "--stage-batch-size", help="With --executor ray: images per batch for a stage, STAGE=N. Repeatable."),
     model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Folder of weight files (also REMOVE_PEOPLE_MODEL_DIR)."),
     offline: bool = typer.Option(False, "--offline", help="Never touch the network (also REMOVE_PEOPLE_OFFLINE=1)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or table; errors only."),
@@ -152,6 +156,9 @@ def run(
 
         torch.set_num_threads(int(r["torch_threads"]))
 
+    from remove_people.pipeline.executors import apply_executor_options
+
+    apply_executor_options(cfg, executor, ray_address, stage_concurrency, stage_batch_size)
     inputs = collect_inputs(input)
     inputs.items = select_shard(inputs.items, shard)
     out_dir = out or default_out_dir(input)
@@ -170,7 +177,7 @@ def _run_with_progress(cfg: Any, inputs: Any, out_dir: Path, console: Console, q
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from remove_people.pipeline.cache import ArtifactCache
-    from remove_people.pipeline.runner import Pipeline
+    from remove_people.pipeline.executors import make_executor
 
     cache = ArtifactCache(cfg.run.get("cache_dir"), enabled=bool(cfg.run.get("cache", True)), warn=lambda m: err_console.print(m))
     progress = Progress(
@@ -197,12 +204,9 @@ def _run_with_progress(cfg: Any, inputs: Any, out_dir: Path, console: Console, q
         if msg.startswith("failed") or msg.startswith("warning") or verbose:
             err_console.print(msg, markup=False, highlight=False)
 
-    pipeline = Pipeline(cfg, cache=cache, on_progress=on_progress, on_message=on_message)
-    try:
-        with progress:
-            summary = pipeline.run(inputs, out_dir)
-    finally:
-        pipeline.close()
+    executor = make_executor(cfg)  # local (Pipeline.run) or ray: pipeline/executors.py
+    with progress:
+        summary = executor.run(inputs, out_dir, cache, on_progress=on_progress, on_message=on_message)
     if verbose:
         for o in summary.outcomes:
             err_console.print(f"{o.status:9s} {o.rel} persons={o.persons}", markup=False)
