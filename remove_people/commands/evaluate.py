@@ -284,3 +284,93 @@ def detect_cmd(
         console.print(f"report: {rep.write(settings, out)}")
     if out["failures"] or subset.problems:
         raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------------------------ removal
+
+
+@app.command("removal")
+def removal_cmd(
+    originals: Path = typer.Argument(..., help="The folder (or image) that was given to `remove-people run`."),
+    results: Path = typer.Argument(..., help="The run's --out folder."),
+    masks: Optional[Path] = typer.Option(None, "--masks", help="Folder of NAME.mask.png (default: beside the results, as --save-masks writes them; recomputed where missing)."),
+    removal_conf: Optional[float] = typer.Option(None, "--conf", help="A person at least this confident counts as still there (default: eval.removal_conf = 0.5)."),
+    min_inside: float = typer.Option(0.5, "--min-inside", min=0.0, max=1.0, help="Share of a detected person's mask that must lie in the removed region."),
+    detector_weights: Optional[str] = typer.Option(None, "--detector-weights", help="YOLO weights: a model-table name or a .pt path."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report into this folder."),
+    config: list[Path] = typer.Option([], "--config", "-c", help="YAML file(s) overlaid on configs/default.yaml (use the run's, to recompute its masks)."),
+    set_: list[str] = typer.Option([], "--set", "-s", help="Override a setting, as for the run."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Folder of weight files (also REMOVE_PEOPLE_MODEL_DIR)."),
+    offline: bool = typer.Option(False, "--offline", help="Never touch the network."),
+) -> None:
+    """Residual persons: share of results where someone (conf ≥ 0.5) still stands in a removed region."""
+    from remove_people.config import build_stage
+    from remove_people.evaluation.removal import LOW_CONF, evaluate_removal, match_pairs
+    from remove_people.stages.select import Selector
+
+    _apply_env(model_dir, offline)
+    cfg = _load_config(config, set_)
+    ev = cfg.data["eval"]
+    conf = float(ev["removal_conf"] if removal_conf is None else removal_conf)
+    if not results.is_dir():
+        raise UsageError(f"{results}: not a folder; give the --out folder of a run")
+    pairs, problems = match_pairs(originals, results, masks)
+    for line in problems:
+        console.print(f"failed: {line}", markup=False)
+    if not pairs:
+        raise UsageError(f"{results}: no results matching the images of {originals}")
+    if detector_weights:
+        cfg.data["detect"]["yolo"]["weights"] = detector_weights
+    pipeline_conf = float(cfg.data["detect"]["yolo"]["conf"])
+    det = build_stage("detect", "yolo", config=cfg, conf=min(LOW_CONF, pipeline_conf))
+    refiner = build_stage("refine", config=cfg)
+    selector = Selector.from_config(cfg)
+
+    rep = None
+    on_image = None
+    if report is not None:
+        from remove_people.evaluation.report import HtmlReport, overlay
+
+        rep = HtmlReport(report, "remove-people eval removal", int(ev["thumb_side"]))
+
+        def on_image(pair: Any, original: Any, result: Any, region: Any, rec: dict[str, Any]) -> None:
+            verdict = "PERSON STILL THERE" if rec.get("residual") else ("clean" if "residual" in rec else "nothing removed")
+            cap = f"{verdict}; conf in region before {rec.get('conf_before', 0):.2f}, after {rec.get('conf_after', 0):.2f}; mask {rec['mask']}"
+            rep.add_case(pair.rel, cap, [("original", original), ("removed region", overlay(original, region)), ("result", result)])
+
+    def on_progress(done: int, total: int) -> None:
+        console.print(f"[{done}/{total}] detect", markup=False)
+
+    try:
+        out = evaluate_removal(pairs, det, refiner, selector, pipeline_conf, conf, min_inside, on_progress=on_progress, on_image=on_image)
+    finally:
+        det.close()
+    out["failures"] = problems + out["failures"]
+    settings = {"originals": str(originals), "results": str(results), "masks": str(masks) if masks else "beside results / recomputed",
+                "removal_conf": conf, "min_inside": min_inside, "detector": det.identity(), "refine": refiner.identity()}
+    out["settings"] = settings
+
+    def fmt(v: Any) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    header = ["figure", "value"]
+    rows = [
+        ["images", str(out["images"])],
+        ["images with a removed region", str(out["images_with_removed_region"])],
+        [f"share with a person (conf ≥ {conf}) still in the region ↓", fmt(out["residual_share"])],
+        ["mean person confidence in the region, before", fmt(out["mean_conf_before"])],
+        ["mean person confidence in the region, after ↓", fmt(out["mean_conf_after"])],
+    ]
+    _print_table("residual persons after removal", header, rows)
+    for name in out["residual_images"]:
+        console.print(f"residual: {name}", markup=False)
+    for line in out["failures"][len(problems):]:
+        console.print(f"failed: {line}", markup=False)
+    _write_json(json_out, out)
+    if rep is not None:
+        rep.add_table("Residual persons", header, rows,
+                      f"a person counts when a detection of confidence ≥ {conf} has ≥ {min_inside:.0%} of its mask in the removed region")
+        console.print(f"report: {rep.write(settings, out)}")
+    if out["failures"]:
+        raise typer.Exit(1)
