@@ -25,6 +25,7 @@ OVERLAP = 0.25
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_residual_person_rate_with_patchmatch(tmp_path: Path, shared: Path, capsys) -> None:
     coco = json.loads((shared / "data/coco-person/annotations/instances.json").read_text())
     persons = {a["image_id"] for a in coco["annotations"] if a["category_id"] == 1}
