@@ -157,7 +157,8 @@ def inpaint_cmd(
     if rep is not None:
         rep.add_table("Inpainting quality", header, rows,
                       "ours = this project's inpainters; peer = another tool's published results, scored the same way. "
-                      "Each set's rows are compared on the same images.",
+                      "Each set's rows are compared on the same images."
+                      + "".join(f" Unavailable {k}: {v}." for k, v in result["errors"].items()),
                       ["peer" if r["kind"] == "peer" else "" for r in result["summary"]])
         console.print(f"report: {rep.write(settings, result)}")
     if result["failures"]:
@@ -315,9 +316,10 @@ def removal_cmd(
     conf = float(ev["removal_conf"] if removal_conf is None else removal_conf)
     if not results.is_dir():
         raise UsageError(f"{results}: not a folder; give the --out folder of a run")
-    pairs, problems = match_pairs(originals, results, masks)
-    for line in problems:
-        console.print(f"failed: {line}", markup=False)
+    pairs, unmatched = match_pairs(originals, results, masks)
+    problems: list[str] = []
+    if unmatched:
+        console.print(f"{len(unmatched)} image(s) of {originals} have no result in {results}; not part of that run, skipped", markup=False)
     if not pairs:
         raise UsageError(f"{results}: no results matching the images of {originals}")
     if detector_weights:
@@ -347,6 +349,7 @@ def removal_cmd(
     finally:
         det.close()
     out["failures"] = problems + out["failures"]
+    out["unmatched_originals"] = unmatched
     settings = {"originals": str(originals), "results": str(results), "masks": str(masks) if masks else "beside results / recomputed",
                 "removal_conf": conf, "min_inside": min_inside, "detector": det.identity(), "refine": refiner.identity()}
     out["settings"] = settings

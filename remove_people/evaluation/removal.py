@@ -37,7 +37,10 @@ class Pair:
 
 
 def match_pairs(originals: Path, results: Path, masks: Path | None = None) -> tuple[list[Pair], list[str]]:
-    """Originals under ``originals`` with their results under ``results`` (same relative path, any image suffix)."""
+    """Originals under ``originals`` with their results under ``results`` (same relative path, any image suffix).
+
+    Returns the pairs and the relative paths of originals that have no result.
+    """
     from remove_people.evaluation.inpaint_bench import IMAGE_SUFFIXES
 
     inputs = collect_inputs(originals)
@@ -46,8 +49,8 @@ def match_pairs(originals: Path, results: Path, masks: Path | None = None) -> tu
     for it in inputs.items:
         stem_rel = Path(it.rel).with_suffix("")
         found = next((results / f"{stem_rel}{s}" for s in (Path(it.rel).suffix, *IMAGE_SUFFIXES) if (results / f"{stem_rel}{s}").is_file()), None)
-        if found is None:
-            problems.append(f"{results / it.rel}: no result for {it.path}; skipped (was it processed into this folder?)")
+        if found is None:  # not part of that run (e.g. a COCO subset of a bigger folder): counted, not an error
+            problems.append(it.rel)
             continue
         mask = mask_root / f"{stem_rel}.mask.png"
         pairs.append(Pair(it.rel, it.path, found, mask if mask.is_file() else None))
