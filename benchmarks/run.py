@@ -91,6 +91,8 @@ def make_input_dir(root: Path, count: int) -> Path:
     Symlinks, not copies: the shared files stay where they are and nothing is written into them.
     """
     photos = coco_photos()
+    if not photos:
+        raise SystemExit(f"{COCO / 'images'}: no coco-person photos there; set REMOVE_PEOPLE_SHARED to the shared folder")
     d = root / f"in{count}"
     d.mkdir(parents=True, exist_ok=True)
     for i in range(count):

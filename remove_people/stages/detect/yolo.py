@@ -158,8 +158,11 @@ class YoloDetector(Detector):
                 rect=True,
                 verbose=False,
             )
-            for i, r in zip(idx, stream):  # each result is turned into instances and dropped: memory stays bounded
-                out[i] = self._instances(frames[i], r, names)
+            # Run the generator to its end (not zip, which leaves it suspended): ultralytics holds its
+            # predictor lock until then, and a later predict would wait on it forever. Each result
+            # is turned into instances and dropped at once, so memory stays bounded.
+            for k, r in enumerate(stream):
+                out[idx[k]] = self._instances(frames[idx[k]], r, names)
         return out
 
     @staticmethod
