@@ -322,6 +322,19 @@ class DeepFillv2Generator(nn.Module):
         self.attn = ContextualAttention(layout)
         self.attn_dec = nn.ModuleList(groups["attn_dec"])
         self.merge = nn.ModuleList(groups["merge"])
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Kaiming-uniform (ReLU gain, fan-out) weights and zero biases, as the reference initialises.
+
+        Only matters when training from scratch: PyTorch's default conv init
+        shrinks the signal through 40 gated layers (gates halve it each time).
+        """
+        for m in self.modules():
+            if isinstance(m, GatedConv2d):
+                if m.spec.act != "none":
+                    nn.init.kaiming_uniform_(m.conv.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.conv.bias)
 
     @staticmethod
     def _run(layers: Iterable[nn.Module], x: torch.Tensor) -> torch.Tensor:

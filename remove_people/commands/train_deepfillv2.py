@@ -1,0 +1,61 @@
+"""``remove-people train deepfillv2``: fine-tune DeepFillv2 (generator + SN-PatchGAN).
+
+Mount with ``train_app.command("deepfillv2")(remove_people.commands.train_deepfillv2.train_deepfillv2)``
+under the ``train`` typer group. Heavy imports (torch) happen inside the function.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def train_deepfillv2(
+    data: Path = typer.Option(..., "--data", help="Folder of training photos, e.g. ../shared/data/train256."),
+    split: str = typer.Option("split.csv", "--split", help="CSV with columns file,split; the 'train' rows are used."),
+    out: Path = typer.Option(Path("runs/deepfillv2"), "--out", help="Run folder: checkpoints/last.pt, generator.pth, losses.csv, summary.json."),
+    init: Optional[str] = typer.Option(None, "--init", help="Published checkpoint to start from (path or model-table name, e.g. deepfillv2-places2-pt); default: random init."),
+    layout: str = typer.Option("pt", "--layout", help="tf or pt: the numerics trained with and the layout generator.pth is written in (must match --init)."),
+    steps: int = typer.Option(10000, "--steps", min=1, help="Total training steps."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    lr_g: float = typer.Option(1e-4, "--lr-g", help="Adam learning rate of the generator."),
+    lr_d: float = typer.Option(1e-4, "--lr-d", help="Adam learning rate of the discriminator."),
+    l1_weight: float = typer.Option(1.0, "--l1-weight", help="Weight of the L1 reconstruction loss (both stages)."),
+    gan_weight: float = typer.Option(1.0, "--gan-weight", help="Weight of the generator's hinge GAN loss."),
+    size: int = typer.Option(256, "--size", min=8, help="Training resolution, a multiple of 8."),
+    seed: int = typer.Option(0, "--seed"),
+    workers: int = typer.Option(2, "--workers", min=0, help="DataLoader worker processes."),
+    p_persons: float = typer.Option(0.5, "--p-persons", min=0.0, max=1.0, help="Share of person-shaped masks (the rest are free-form strokes and circles)."),
+    annotations: Optional[Path] = typer.Option(None, "--annotations", help="COCO instances.json for person masks [default: ../shared/data/coco-person/annotations/instances.json]."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1 …"),
+    amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); ignored on CPU."),
+    resume: bool = typer.Option(False, "--resume", help="Continue exactly from OUT/checkpoints/last.pt."),
+    checkpoint_every: int = typer.Option(500, "--checkpoint-every", min=0, help="Also checkpoint every N steps (0: only at the end)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop (with a checkpoint) after this step; resume later with --resume."),
+    limit_train: Optional[int] = typer.Option(None, "--limit-train", help="Use only the first N training photos."),
+) -> None:
+    """Fine-tune DeepFillv2 with hinge-loss SN-PatchGAN and L1, on photos with random free-form and person holes."""
+    from remove_people.errors import UsageError
+    from remove_people.training.deepfillv2 import DeepFillTrainConfig, train_deepfillv2 as run
+
+    if not data.is_dir():
+        raise UsageError(f"--data {data} is not a folder")
+    if layout not in ("tf", "pt"):
+        raise UsageError(f"--layout must be tf or pt, got {layout!r}")
+    cfg = DeepFillTrainConfig(
+        data=str(data), split=split, out=str(out), layout=layout, init=init, steps=steps, batch_size=batch_size,
+        lr_g=lr_g, lr_d=lr_d, l1_weight=l1_weight, gan_weight=gan_weight, size=size, seed=seed, workers=workers,
+        p_persons=p_persons, annotations=str(annotations) if annotations else None, device=device, amp=amp,
+        checkpoint_every=checkpoint_every, max_steps=max_steps, limit_train=limit_train,
+    )  # fmt: skip
+    try:
+        summary = run(cfg, resume=resume)
+    except (FileExistsError, ValueError, KeyError) as err:
+        raise UsageError(str(err)) from None
+    state = "finished" if summary["finished"] else f"stopped at step {summary['step']} (resume with --resume)"
+    last = summary["last"]
+    typer.echo(f"{state}; {summary['images_per_s']:.2f} images/s on {summary['device']}; "
+               f"last L1 {last.get('l1_stage2', float('nan')):.4f}, D {last.get('d_loss', float('nan')):.4f}; "
+               f"generator: {summary['generator'] or '(not yet)'}")  # fmt: skip
