@@ -62,22 +62,14 @@ class YoloDetector(Detector):
     # so the cache key can be computed without ever loading the network.
     def weights_path(self) -> Path:
         if self._weights_path is None:
-            w = self.params.weights
-            try:
-                from remove_people.models.weights import resolve_weights
+            from remove_people.models.weights import resolve_weights
 
-                self._weights_path = Path(resolve_weights(w))
-            except ImportError:
-                self._weights_path = Path(w)
+            self._weights_path = Path(resolve_weights(self.params.weights))
         return self._weights_path
 
     def weights_identity(self) -> str:
-        try:
-            from remove_people.models.weights import sha256_file
-        except ImportError:  # pragma: no cover - model manager always present in releases
-            import hashlib
+        from remove_people.models.weights import sha256_file
 
-            return hashlib.sha256(self.weights_path().read_bytes()).hexdigest()
         return sha256_file(self.weights_path())
 
     def identity(self) -> dict[str, Any]:

@@ -87,31 +87,16 @@ class DeepFillv2Inpainter(Inpainter):
     def weights_path(self) -> Path:
         """The local weight file (resolved once; may download unless offline)."""
         if self._path is None:
-            try:
-                from remove_people.models.weights import resolve_weights
-            except ImportError:  # the model manager is optional for this plugin
-                path = Path(self.weights_name).expanduser()
-                if not path.is_file():
-                    raise UsageError(f"inpaint.deepfillv2.weights: no such file {path}") from None
-                self._path = path
-            else:
-                self._path = Path(resolve_weights(self.weights_name))
+            from remove_people.models.weights import resolve_weights
+
+            self._path = Path(resolve_weights(self.weights_name))
         return self._path
 
     def weights_identity(self) -> str:
         """The sha256 of the weight file: the cache key changes exactly when the weights do."""
-        path = self.weights_path()
-        try:
-            from remove_people.models.weights import sha256_file
-        except ImportError:
-            import hashlib
+        from remove_people.models.weights import sha256_file
 
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            return h.hexdigest()
-        return sha256_file(path)
+        return sha256_file(self.weights_path())
 
     def model(self) -> Any:
         """The generator on its device, built on first use."""

@@ -68,31 +68,16 @@ class PConvInpainter(Inpainter):
                     "inpaint.pconv.weights is not set: no published weights exist for this network; train one "
                     "with `remove-people train pconv` and pass --set inpaint.pconv.weights=RUN/model.pt"
                 )
-            try:
-                from remove_people.models.weights import resolve_weights
-            except ImportError:
-                path = Path(name).expanduser()
-                if not path.is_file():
-                    raise UsageError(f"inpaint.pconv.weights: no such file {path}") from None
-                self._path = path
-            else:
-                self._path = Path(resolve_weights(name))
+            from remove_people.models.weights import resolve_weights
+
+            self._path = Path(resolve_weights(name))
         return self._path
 
     def weights_identity(self) -> str:
         """The sha256 of the checkpoint file."""
-        path = self.weights_path()
-        try:
-            from remove_people.models.weights import sha256_file
-        except ImportError:
-            import hashlib
+        from remove_people.models.weights import sha256_file
 
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            return h.hexdigest()
-        return sha256_file(path)
+        return sha256_file(self.weights_path())
 
     def model(self) -> Any:
         """The U-Net on its device, in eval mode, built on first use."""
