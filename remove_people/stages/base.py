@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 from remove_people.errors import UsageError
@@ -44,9 +45,21 @@ class Stage:
         """Build from a config mapping; unknown keys raise a ``UsageError`` listing the valid ones."""
         return cls(make_params(cls.Params, values, where=f"{cls.name}"))
 
-    def weights_identity(self) -> str | None:
-        """A string that changes when the weights change (e.g. their sha256); ``None`` if weight-free."""
+    def weights_path(self) -> "Path | None":
+        """The stage's weight file, for stages that have one; ``None`` if weight-free."""
         return None
+
+    def weights_identity(self) -> str | None:
+        """The sha256 of ``weights_path()`` (memoised by the model manager); ``None`` if weight-free.
+
+        Why here: every networked stage keys its cache on exactly its weight file's content.
+        """
+        path = self.weights_path()
+        if path is None:
+            return None
+        from remove_people.models.weights import sha256_file
+
+        return sha256_file(path)
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines this stage's output, for the cache key."""

@@ -67,10 +67,6 @@ class YoloDetector(Detector):
             self._weights_path = Path(resolve_weights(self.params.weights))
         return self._weights_path
 
-    def weights_identity(self) -> str:
-        from remove_people.models.weights import sha256_file
-
-        return sha256_file(self.weights_path())
 
     def identity(self) -> dict[str, Any]:
         ident = super().identity()

@@ -92,11 +92,6 @@ class DeepFillv2Inpainter(Inpainter):
             self._path = Path(resolve_weights(self.weights_name))
         return self._path
 
-    def weights_identity(self) -> str:
-        """The sha256 of the weight file: the cache key changes exactly when the weights do."""
-        from remove_people.models.weights import sha256_file
-
-        return sha256_file(self.weights_path())
 
     def model(self) -> Any:
         """The generator on its device, built on first use."""

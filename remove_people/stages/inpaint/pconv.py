@@ -73,11 +73,6 @@ class PConvInpainter(Inpainter):
             self._path = Path(resolve_weights(name))
         return self._path
 
-    def weights_identity(self) -> str:
-        """The sha256 of the checkpoint file."""
-        from remove_people.models.weights import sha256_file
-
-        return sha256_file(self.weights_path())
 
     def model(self) -> Any:
         """The U-Net on its device, in eval mode, built on first use."""
