@@ -108,6 +108,23 @@ def feather_alpha(hole: np.ndarray, width: int) -> np.ndarray:
     return np.clip(dist / float(width), 0.0, 1.0).astype(np.float32) * inside
 
 
+def check_device(setting: str, where: str) -> None:
+    """Refuse a ``device`` setting that is not ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (before any model loads)."""
+    from remove_people.errors import UsageError
+
+    if not (setting in ("auto", "cpu", "cuda") or setting.startswith("cuda:")):
+        raise UsageError(f"{where}.device: {setting!r} is not auto, cpu, cuda or cuda:N")
+
+
+def resolve_device(setting: str) -> str:
+    """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; anything else is kept."""
+    if setting != "auto":
+        return setting
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 class Inpainter(Stage):
     """Base of every inpainter plugin.
 
@@ -129,6 +146,14 @@ class Inpainter(Stage):
         holes: uint8 (h, w), 255 = fill. Returns RGB arrays of the same shapes, uint8 or
         float in [0, 255]; only their hole pixels are used.
         """
+
+    def uses_accelerator(self) -> bool:
+        """Whether ``fill`` runs on a GPU (then the runner adds no CPU worker processes).
+
+        Plugins with a ``device`` param answer from it; weight-free ones run on the CPU.
+        """
+        device = getattr(self.params, "device", None)
+        return isinstance(device, str) and resolve_device(device).startswith("cuda")
 
     # -- the shared strategy -------------------------------------------------------------
 
@@ -165,10 +190,8 @@ class Inpainter(Stage):
         crop = image[r.y0 : r.y1, r.x0 : r.x1]
         crop_hole = hole[r.y0 : r.y1, r.x0 : r.x1]
         h, w = crop.shape[:2]
-        scale = 1.0
-        max_side = self.params.max_side if self.params.strategy == "crop" else None
-        if max_side and max(h, w) > max_side:
-            scale = max_side / max(h, w)
+        scale = self.window_scale(h, w, int(np.count_nonzero(crop_hole))) if self.params.strategy == "crop" else 1.0
+        if scale < 1.0:
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
             crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
             # Any partially covered pixel stays a hole: scaling must never shrink the hole.
@@ -180,6 +203,15 @@ class Inpainter(Stage):
             crop = cv2.copyMakeBorder(crop, 0, ph, 0, pw, mode)
             crop_hole = cv2.copyMakeBorder(crop_hole, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
         return np.ascontiguousarray(crop), np.ascontiguousarray(crop_hole), scale
+
+    def window_scale(self, h: int, w: int, hole_pixels: int) -> float:
+        """How much to shrink an ``h`` x ``w`` window before ``fill`` (1.0: not at all).
+
+        The base rule is ``max_side``: networks should see about their training scale.
+        A plugin whose cost follows something else overrides this (PatchMatch: the hole).
+        """
+        max_side = self.params.max_side
+        return min(1.0, max_side / max(h, w)) if max_side else 1.0
 
     def _paste(
         self, result: np.ndarray, image: np.ndarray, hole: np.ndarray, r: Region, out: np.ndarray, scale: float

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from remove_people.errors import UsageError
-from remove_people.stages.inpaint.base import CropParams, Inpainter
+from remove_people.stages.inpaint.base import CropParams, Inpainter, check_device, resolve_device
 
 log = logging.getLogger("remove_people.inpaint.deepfillv2")
 
@@ -70,8 +70,7 @@ class DeepFillv2Inpainter(Inpainter):
                 raise UsageError(f"inpaint.deepfillv2.{field}: {value!r} is not one of {', '.join(valid)}")
         if p.batch_size < 1:
             raise UsageError(f"inpaint.deepfillv2.batch_size must be at least 1, got {p.batch_size}")
-        if not (p.device in ("auto", "cpu", "cuda") or p.device.startswith("cuda:")):
-            raise UsageError(f"inpaint.deepfillv2.device: {p.device!r} is not auto, cpu, cuda or cuda:N")
+        check_device(p.device, "inpaint.deepfillv2")
         self._path: Path | None = None
         self._model: Any = None
         self._device: Any = None
@@ -105,10 +104,7 @@ class DeepFillv2Inpainter(Inpainter):
                 log.warning(
                     "inpaint.deepfillv2: %s has the %s layout (layout: %s ignored)", self._path, g.layout, self.params.layout
                 )
-            device = self.params.device
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            self._device = torch.device(device)
+            self._device = torch.device(resolve_device(self.params.device))
             self._dtype = torch.float32
             if self._device.type == "cuda":
                 self._dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.params.precision]

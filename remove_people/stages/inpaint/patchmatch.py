@@ -7,6 +7,7 @@ reproducible, with no weights to fetch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -18,16 +19,28 @@ from remove_people.stages.inpaint.base import CropParams, Inpainter
 @dataclass
 class PatchMatchParams(CropParams):
     """patch_size: radius of compared patches (larger follows bigger structure, much slower).
-    seed: the randomized search's seed; equal inputs and seed give equal results."""
+    seed: the randomized search's seed; equal inputs and seed give equal results.
+    max_hole_pixels: shrink a window whose hole has more pixels than this before filling
+    (``None``: never); PatchMatch's time follows the hole's area, so this caps the time per person.
+    """
 
     patch_size: int
     seed: int
+    max_hole_pixels: int | None = None
 
 
 class PatchMatchInpainter(Inpainter):
     name = "patchmatch"
     summary = "PatchMatch (Barnes 2009) via pypatchmatch: copies real texture from the photo, weight-free, seeded."
     Params: ClassVar[type] = PatchMatchParams
+
+    def window_scale(self, h: int, w: int, hole_pixels: int) -> float:
+        """``max_side``, and also the hole budget: the area scale is ``max_hole_pixels / hole_pixels``."""
+        scale = super().window_scale(h, w, hole_pixels)
+        budget = self.params.max_hole_pixels
+        if budget and hole_pixels > budget:
+            scale = min(scale, math.sqrt(budget / hole_pixels))
+        return scale
 
     def fill(self, images: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
         from patchmatch import patch_match

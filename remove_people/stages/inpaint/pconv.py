@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from remove_people.errors import UsageError
-from remove_people.stages.inpaint.base import CropParams, Inpainter
+from remove_people.stages.inpaint.base import CropParams, Inpainter, check_device, resolve_device
 
 
 @dataclass
@@ -52,8 +52,7 @@ class PConvInpainter(Inpainter):
         p = self.params
         if p.batch_size < 1:
             raise UsageError(f"inpaint.pconv.batch_size must be at least 1, got {p.batch_size}")
-        if not (p.device in ("auto", "cpu", "cuda") or p.device.startswith("cuda:")):
-            raise UsageError(f"inpaint.pconv.device: {p.device!r} is not auto, cpu, cuda or cuda:N")
+        check_device(p.device, "inpaint.pconv")
         self._path: Path | None = None
         self._model: Any = None
         self._device: Any = None
@@ -95,10 +94,7 @@ class PConvInpainter(Inpainter):
                 from remove_people.errors import WeightsError
 
                 raise WeightsError(f"{path}: not a partial-conv U-Net checkpoint ({str(exc).splitlines()[0]})") from exc
-            device = self.params.device
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            self._device = torch.device(device)
+            self._device = torch.device(resolve_device(self.params.device))
             self._model = net.to(self._device).eval()
         return self._model
 

@@ -1,0 +1,195 @@
+"""Inpainting in worker processes (``pipeline/inpaint_pool.py``): same bytes, failures stay per photo.
+
+Why these tests: the pool exists for speed, and speed must not change a single output
+byte, lose a photo when a worker fails or dies, or leave busy processes behind a
+killed run. Real COCO photos and their COCO person masks, real PatchMatch and OpenCV.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from remove_people.config import Config
+from remove_people.pipeline.cache import ArtifactCache
+from remove_people.pipeline.inpaint_pool import InpaintPool, cpu_cores, plan_workers
+from remove_people.pipeline.inputs import collect_inputs
+from remove_people.pipeline.runner import Pipeline
+from remove_people.stages.inpaint.opencv import TeleaInpainter
+
+#: Three photos with persons (different sizes), one without.
+PHOTOS = ("000000425989.jpg", "000000223747.jpg", "000000183872.jpg", "000000555009.jpg")
+#: The height of 000000223747.jpg: the photo the failing plugin below refuses.
+FAIL_HEIGHT = 370
+
+
+class RefusingTelea(TeleaInpainter):
+    """Telea that raises on one photo (by its height), as a plugin bug or a bad crop would."""
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if image.shape[0] == FAIL_HEIGHT:
+            raise ValueError("refused on purpose")
+        return super().inpaint(image, mask)
+
+
+class DyingOnceTelea(TeleaInpainter):
+    """Telea whose worker process dies (as an out-of-memory kill would) the first time only."""
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        marker = Path(os.environ["RP_TEST_DIE_MARKER"])
+        if not marker.exists():
+            marker.write_text("died")
+            os._exit(1)
+        return super().inpaint(image, mask)
+
+
+@pytest.fixture()
+def photos(shared: Path, tmp_path: Path) -> Path:
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in PHOTOS:
+        (src / name).write_bytes((shared / "data/coco-person/images" / name).read_bytes())
+    return src
+
+
+def _run(shared: Path, photos: Path, out: Path, inpainter: str, workers: int, swap: type | None = None) -> dict:
+    cfg = Config.load(
+        overrides=[
+            "detect.plugin=masks",
+            f"detect.masks.path={shared / 'data/coco-person/annotations/instances.json'}",
+            f"inpaint.plugin={inpainter}",
+            f"run.inpaint_workers={workers}",
+            "run.batch_size=2",
+        ]
+    )
+    pipe = Pipeline(cfg, cache=ArtifactCache(out.parent / f"{out.name}-cache", enabled=False))
+    if swap is not None:
+        pipe.inpainter = swap(pipe.inpainter.params)
+    try:
+        summary = pipe.run(collect_inputs(photos), out)
+    finally:
+        pipe.close()
+    return {
+        "summary": summary,
+        "bytes": {p.name: p.read_bytes() for p in sorted(out.iterdir())},
+    }
+
+
+def test_workers_write_the_same_bytes_as_one_process(shared: Path, photos: Path, tmp_path: Path) -> None:
+    """PatchMatch is seeded per call, so two workers must reproduce the in-process outputs exactly."""
+    alone = _run(shared, photos, tmp_path / "alone", "patchmatch", 0)
+    pooled = _run(shared, photos, tmp_path / "pooled", "patchmatch", 2)
+    assert alone["summary"].exit_code() == 0 and pooled["summary"].exit_code() == 0
+    statuses = sorted(o.status for o in pooled["summary"].outcomes)
+    assert statuses == ["changed", "changed", "changed", "unchanged"], statuses
+    assert pooled["bytes"].keys() == alone["bytes"].keys() == set(PHOTOS)
+    for name in PHOTOS:
+        assert pooled["bytes"][name] == alone["bytes"][name], name
+    # Not a pass-through: the photos with persons really were inpainted.
+    assert pooled["bytes"]["000000183872.jpg"] != (photos / "000000183872.jpg").read_bytes()
+    assert pooled["summary"].stage_seconds.get("inpaint", 0) > 0  # worker time is reported
+
+
+def test_a_photo_failing_in_a_worker_fails_alone(shared: Path, photos: Path, tmp_path: Path) -> None:
+    got = _run(shared, photos, tmp_path / "out", "telea", 2, swap=RefusingTelea)
+    summary = got["summary"]
+    failed = [o for o in summary.outcomes if o.status == "failed"]
+    assert [o.rel for o in failed] == ["000000223747.jpg"]
+    assert "refused on purpose" in failed[0].message and "000000223747.jpg" in failed[0].message
+    assert summary.exit_code() == 1
+    assert set(got["bytes"]) == set(PHOTOS) - {"000000223747.jpg"}  # the others were written
+
+
+def test_a_worker_that_dies_is_replaced_and_its_photo_retried(
+    shared: Path, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RP_TEST_DIE_MARKER", str(tmp_path / "died"))
+    got = _run(shared, photos, tmp_path / "out", "telea", 2, swap=DyingOnceTelea)
+    reference = _run(shared, photos, tmp_path / "ref", "telea", 0)
+    assert (tmp_path / "died").exists(), "the worker never died: the test did not test anything"
+    assert got["summary"].exit_code() == 0, [o.message for o in got["summary"].outcomes]
+    assert got["bytes"] == reference["bytes"]
+
+
+def test_workers_leave_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """A SIGKILLed run must not leave workers busy (or holding the terminal's pipes) behind."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import json, sys, time
+            import numpy as np
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from remove_people.pipeline.inpaint_pool import InpaintPool
+            from remove_people.config import build_stage
+            from test_inpaint_pool import SlowTelea
+
+            if __name__ == "__main__":  # spawned workers import this file again
+                pool = InpaintPool(SlowTelea(build_stage("inpaint", "telea").params), 2, 1)
+                img = np.zeros((32, 32, 3), np.uint8); hole = np.zeros((32, 32), np.uint8); hole[8:16, 8:16] = 255
+                futs = [pool.submit(img, hole) for _ in range(2)]
+                while len(pool._pool._processes) < 2:
+                    time.sleep(0.05)
+                time.sleep(1.0)
+                print(json.dumps(list(pool._pool._processes)), flush=True)
+                time.sleep(60)
+            """
+        )
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    pids = json.loads(line)
+    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in pids), "workers outlived their killed parent"
+
+
+class SlowTelea(TeleaInpainter):
+    """Telea that first sleeps a minute: a worker busy when its parent dies."""
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        time.sleep(60)
+        return super().inpaint(image, mask)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_plan_workers() -> None:
+    cpu = TeleaInpainter(TeleaInpainter.from_mapping(Config.load().plugin_params("inpaint", "telea")).params)
+    cores = cpu_cores()
+    assert plan_workers("auto", cpu, 1) == (0, 0)  # one photo: starting workers costs more than it saves
+    assert plan_workers(0, cpu, 100) == (0, 0)
+    assert plan_workers("3", cpu, 100) == (3, max(1, cores // 3))
+    if cores >= 2:
+        assert plan_workers("auto", cpu, 100) == (min(cores, 8), max(1, cores // min(cores, 8)))
+
+    class OnGpu(TeleaInpainter):
+        def uses_accelerator(self) -> bool:
+            return True
+
+    assert plan_workers("auto", OnGpu(cpu.params), 100) == (0, 0)
+
+
+def test_pool_is_started_only_when_used(tmp_path: Path) -> None:
+    pool = InpaintPool(TeleaInpainter(TeleaInpainter.from_mapping(Config.load().plugin_params("inpaint", "telea")).params), 2, 1)
+    assert pool._pool is None
+    pool.close()  # closing an unstarted pool is a no-op
