@@ -160,13 +160,13 @@ def tree_cpu_s() -> float:
 
 
 class TreeMemory:
-    """Peak of the *summed* RSS of this process and its workers, sampled every 50 ms.
+    """Peak of the *summed* RSS of this process and its workers, sampled every 100 ms.
 
     Why: ``wait4``'s ``ru_maxrss`` is the largest single process of a tree, blind to the
     memory that inpainting workers add beside the main process.
     """
 
-    def __init__(self, interval: float = 0.05) -> None:
+    def __init__(self, interval: float = 0.1) -> None:
         import threading
 
         self.peak = 0.0
@@ -547,9 +547,11 @@ def main() -> None:
         kind, spec = args.child
         for k, v in child_env().items():
             os.environ.setdefault(k, v)
-        memory = TreeMemory()
+        # Only the cases that start worker processes pay for sampling (a few ms per sample).
+        memory = TreeMemory() if kind in ("pipeline", "rss") else None
         result = CASES[kind](json.loads(spec))
-        result["peak_tree_rss_mb"] = memory.stop()
+        if memory is not None:
+            result["peak_tree_rss_mb"] = memory.stop()
         print(json.dumps(result))
         return
 

@@ -93,6 +93,7 @@ def run(
     compare: bool = typer.Option(False, "--compare", help="Also write NAME.compare.jpg: original | mask overlay | result."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Refuse images with more pixels than this (decompression-bomb guard; default 178956970)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, help="Images per batch."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, help="Inpainting worker processes beside detection (default run.inpaint_workers: auto = one per CPU core, none on a GPU; 0 = in this process)."),
     shard: Optional[str] = typer.Option(None, "--shard", help="Process only shard I of N (I/N), chosen by a stable hash of each relative path."),
     executor: Optional[str] = typer.Option(None, "--executor", help="Where the stages run: local (this process, default) or ray (a Ray Data job; pip install 'remove-people[ray]'). See docs/scale-out.md."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --executor ray: the cluster to join (auto = the one `ray start --head` started). Default: start a local Ray."),
@@ -144,7 +145,7 @@ def run(
     if feather is not None:
         cfg.data["inpaint"].setdefault(cfg.plugin_name("inpaint"), {})["feather"] = feather
     r = cfg.run
-    for key, value in (("format", format), ("quality", quality), ("max_pixels", max_pixels), ("batch_size", batch_size), ("cache_dir", cache_dir)):
+    for key, value in (("format", format), ("quality", quality), ("max_pixels", max_pixels), ("batch_size", batch_size), ("cache_dir", cache_dir), ("inpaint_workers", workers)):
         if value is not None:
             r[key] = str(value) if isinstance(value, Path) else value
     r["cache"] = r["cache"] and not no_cache

@@ -55,6 +55,17 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def parse_workers(setting: Any) -> int | None:
+    """``run.inpaint_workers`` as a count, or ``None`` for ``auto``; anything else is a usage error."""
+    if setting in (None, "auto"):
+        return None
+    if isinstance(setting, bool) or not str(setting).strip().isdigit():
+        from remove_people.errors import UsageError
+
+        raise UsageError(f"run.inpaint_workers: expected auto or a count of processes (0 = none), got {setting!r}")
+    return int(setting)
+
+
 def plan_workers(setting: Any, inpainter: Any, images: int) -> tuple[int, int]:
     """``(workers, threads per worker)`` for ``run.inpaint_workers`` (``auto`` or a count).
 
@@ -63,12 +74,11 @@ def plan_workers(setting: Any, inpainter: Any, images: int) -> tuple[int, int]:
     or on one core; otherwise one worker per core, at most 8.
     """
     cores = cpu_cores()
-    if setting in (None, "auto"):
+    workers = parse_workers(setting)
+    if workers is None:
         if images < 2 or cores < 2 or inpainter.uses_accelerator():
             return 0, 0
         workers = min(cores, 8)
-    else:
-        workers = int(setting)
     if workers <= 0:
         return 0, 0
     return workers, max(1, cores // workers)

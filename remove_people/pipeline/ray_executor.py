@@ -103,7 +103,9 @@ def _pipeline(spec: dict[str, Any]) -> Any:
 
             torch.set_num_threads(int(threads))
         cache = ArtifactCache(Path(spec["cache_root"]), enabled=spec["cache_enabled"])
-        pipe = Pipeline(Config(copy.deepcopy(spec["config"])), cache=cache)
+        config = Config(copy.deepcopy(spec["config"]))
+        config.run["inpaint_workers"] = 0  # Ray's actors are the parallelism here: no pools inside them
+        pipe = Pipeline(config, cache=cache)
         _PIPELINES.clear()  # one job at a time per worker: drop an earlier job's models
         _PIPELINES[spec["job"]] = pipe
     return pipe

@@ -32,7 +32,7 @@ import numpy as np
 from remove_people.config import Config, build_stage
 from remove_people.errors import InputError, RemovePeopleError
 from remove_people.pipeline.cache import ArtifactCache, make_key
-from remove_people.pipeline.inpaint_pool import InpaintPool, InpaintReply, plan_workers, run_inpaint
+from remove_people.pipeline.inpaint_pool import InpaintPool, InpaintReply, parse_workers, plan_workers, run_inpaint
 from remove_people.pipeline.inputs import InputItem, InputSet
 from remove_people.pipeline.summary import ImageOutcome, RunSummary
 from remove_people.stages.detect.base import Frame, Instance
@@ -87,9 +87,13 @@ class Pipeline:
         self.batch_size = max(1, int(run.get("batch_size", 8)))
         self.max_pixels = int(run.get("max_pixels") or 0) or None
         self._computed: set[str] = set()
-        #: Worker processes for inpainting, made by ``run`` when ``run.inpaint_workers`` asks
-        #: for them; kept across runs of this pipeline and stopped by ``close``.
+        #: Worker processes for inpainting, planned on the first photo that needs filling
+        #: (a fully cached run never even asks where the inpainter would run); kept across
+        #: runs of this pipeline and stopped by ``close``.
         self._pool: InpaintPool | None = None
+        self._pool_planned = False
+        self._run_images = 0
+        parse_workers(run.get("inpaint_workers", "auto"))  # a bad value fails before any work
         #: Set when the output disk is full or read-only: every later write would fail too,
         #: so the run stops taking new batches (finished outputs stay) instead of grinding on.
         self._stop_reason: str | None = None
@@ -139,12 +143,7 @@ class Pipeline:
             for i in range(0, total, self.batch_size):
                 yield items[i : i + self.batch_size]
 
-        workers, threads = plan_workers(self.config.run.get("inpaint_workers", "auto"), self.inpainter, total)
-        if workers and self._pool is None:
-            self._pool = InpaintPool(self.inpainter, workers, threads)
-        # Photos whose masks are done and whose inpainting may still run: at most this many
-        # wait, so the next batch is detected while workers fill holes, yet memory stays bounded.
-        max_inflight = max(self.batch_size, 2 * workers)
+        self._run_images = total
         inflight: deque[tuple[_Work, Future | None]] = deque()
         pending_writes: list[Future] = []
         pool = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="rp-io")
@@ -186,7 +185,7 @@ class Pipeline:
                 self.prepare_masks(works, summary)
                 for w in works:
                     inflight.append((w, self._start_inpaint(w)))
-                self._collect(inflight, summary, pending_writes, pool, keep=max_inflight)
+                self._collect(inflight, summary, pending_writes, pool, keep=self._max_inflight())
                 self._drain(pending_writes, summary, block=False)
                 self.on_progress(len(summary.outcomes), total, "inpaint" if inflight else "write")
             self._collect(inflight, summary, pending_writes, pool, keep=0)
@@ -354,6 +353,20 @@ class Pipeline:
             if fut is not None:
                 self._finish_inpaint(w, fut, summary)
 
+    def _inpaint_pool(self) -> InpaintPool | None:
+        """The worker pool, planned once (``run.inpaint_workers``); ``None`` = inpaint in this process."""
+        if not self._pool_planned:
+            self._pool_planned = True
+            workers, threads = plan_workers(self.config.run.get("inpaint_workers", "auto"), self.inpainter, self._run_images)
+            if workers:
+                self._pool = InpaintPool(self.inpainter, workers, threads)
+        return self._pool
+
+    def _max_inflight(self) -> int:
+        """Photos whose masks are done and whose inpainting may still run: at most this many wait,
+        so the next batch is detected while workers fill holes, yet memory stays bounded."""
+        return max(self.batch_size, 2 * (self._pool.workers if self._pool is not None else 0))
+
     def _start_inpaint(self, w: _Work) -> Future | None:
         """Begin filling ``w``'s holes: in a worker if there is a pool, else here and now.
 
@@ -365,8 +378,9 @@ class Pipeline:
             w.result = self.cache.get_result(w.keys["inpaint"])
             if w.result is not None:
                 return None
-        if self._pool is not None:
-            return self._pool.submit(w.loaded.rgb, w.mask)
+        pool = self._inpaint_pool()
+        if pool is not None:
+            return pool.submit(w.loaded.rgb, w.mask)
         done: Future = Future()
         done.set_result(run_inpaint(self.inpainter, w.loaded.rgb, w.mask))
         return done

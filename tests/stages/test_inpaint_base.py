@@ -69,3 +69,25 @@ def test_feather_stays_inside_the_hole(shared) -> None:
     mask[50:150, 100:200] = 255
     out = build_stage("inpaint", "telea", feather=6).inpaint(img, mask)
     assert np.array_equal(out[mask == 0], img[mask == 0])
+
+
+def test_patchmatch_hole_budget_scales_big_holes_only(shared) -> None:
+    """``max_hole_pixels`` shrinks only windows whose hole is over budget, by the area ratio,
+    and the filled photo still changes hole pixels only."""
+    pm = build_stage("inpaint", "patchmatch", max_hole_pixels=4000)
+    assert pm.window_scale(480, 640, 3999) == 1.0
+    assert pm.window_scale(480, 640, 16000) == pytest.approx(0.5)
+    assert build_stage("inpaint", "patchmatch").window_scale(480, 640, 10**6) == 1.0  # default: no budget
+    assert build_stage("inpaint", "patchmatch", max_side=320, max_hole_pixels=10**6).window_scale(480, 640, 10) == 0.5
+
+    img = _photo(shared)[:240, :320].copy()
+    mask = np.zeros(img.shape[:2], np.uint8)
+    cv2.ellipse(mask, (160, 120), (40, 80), 0, 0, 360, 255, -1)  # ~10,000 px: 2.5x the budget
+    crop, crop_hole, scale = pm._prepare(img, mask, hole_regions(mask, 0.5, 32)[0])
+    assert scale == pytest.approx((4000 / np.count_nonzero(mask)) ** 0.5, rel=0.02)
+    assert np.count_nonzero(crop_hole) >= 4000 * 0.95  # scaled, yet never shrinks the hole itself
+    out = pm.inpaint(img, mask)
+    full = build_stage("inpaint", "patchmatch").inpaint(img, mask)
+    assert np.array_equal(out[mask == 0], img[mask == 0])
+    assert np.abs(out[mask > 0].astype(int) - img[mask > 0]).mean() > 2
+    assert not np.array_equal(out, full)  # the budget really changed how it was filled
