@@ -55,6 +55,18 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def available_memory_mb() -> float | None:
+    """Memory the system can still hand out (``MemAvailable``), or ``None`` where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def parse_workers(setting: Any) -> int | None:
     """``run.inpaint_workers`` as a count, or ``None`` for ``auto``; anything else is a usage error."""
     if setting in (None, "auto"):
@@ -71,7 +83,9 @@ def plan_workers(setting: Any, inpainter: Any, images: int) -> tuple[int, int]:
 
     ``auto``: no workers when the inpainter runs on a GPU (the accelerator is the
     parallelism there), for a single photo (starting workers costs more than it saves),
-    or on one core; otherwise one worker per core, at most 8.
+    or on one core; otherwise one worker per core, at most 8, and no more than half the
+    available memory holds at the inpainter's ``worker_memory_mb`` each (a DeepFillv2
+    worker carries torch and its own generator: about 1 GB).
     """
     cores = cpu_cores()
     workers = parse_workers(setting)
@@ -79,6 +93,11 @@ def plan_workers(setting: Any, inpainter: Any, images: int) -> tuple[int, int]:
         if images < 2 or cores < 2 or inpainter.uses_accelerator():
             return 0, 0
         workers = min(cores, 8)
+        free = available_memory_mb()
+        if free is not None:
+            workers = min(workers, int(free / 2 // max(1, inpainter.worker_memory_mb)))
+        if workers < 2:  # one worker beside the main process only moves the work elsewhere
+            return 0, 0
     if workers <= 0:
         return 0, 0
     return workers, max(1, cores // workers)

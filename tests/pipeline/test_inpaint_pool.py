@@ -21,7 +21,7 @@ import pytest
 
 from remove_people.config import Config
 from remove_people.pipeline.cache import ArtifactCache
-from remove_people.pipeline.inpaint_pool import InpaintPool, cpu_cores, plan_workers
+from remove_people.pipeline.inpaint_pool import InpaintPool, plan_workers
 from remove_people.pipeline.inputs import collect_inputs
 from remove_people.pipeline.runner import Pipeline
 from remove_people.stages.inpaint.opencv import TeleaInpainter
@@ -173,14 +173,29 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_plan_workers() -> None:
+def test_plan_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from remove_people.errors import UsageError
+    from remove_people.pipeline import inpaint_pool
+
     cpu = TeleaInpainter(TeleaInpainter.from_mapping(Config.load().plugin_params("inpaint", "telea")).params)
-    cores = cpu_cores()
+    monkeypatch.setattr(inpaint_pool, "cpu_cores", lambda: 4)
+    monkeypatch.setattr(inpaint_pool, "available_memory_mb", lambda: 64_000.0)
     assert plan_workers("auto", cpu, 1) == (0, 0)  # one photo: starting workers costs more than it saves
+    assert plan_workers("auto", cpu, 100) == (4, 1)
     assert plan_workers(0, cpu, 100) == (0, 0)
-    assert plan_workers("3", cpu, 100) == (3, max(1, cores // 3))
-    if cores >= 2:
-        assert plan_workers("auto", cpu, 100) == (min(cores, 8), max(1, cores // min(cores, 8)))
+    assert plan_workers("3", cpu, 100) == (3, 1)
+    assert plan_workers(2, cpu, 100) == (2, 2)
+    # Memory caps auto: half of 2.5 GB free holds one 1 GB worker -> not worth a pool; 5 GB -> 2.
+    big = type("Big", (TeleaInpainter,), {"worker_memory_mb": 1000})(cpu.params)
+    monkeypatch.setattr(inpaint_pool, "available_memory_mb", lambda: 2_500.0)
+    assert plan_workers("auto", big, 100) == (0, 0)
+    monkeypatch.setattr(inpaint_pool, "available_memory_mb", lambda: 5_000.0)
+    assert plan_workers("auto", big, 100) == (2, 2)
+    assert plan_workers(3, big, 100) == (3, 1)  # an explicit count is the user's call
+    monkeypatch.setattr(inpaint_pool, "cpu_cores", lambda: 1)
+    assert plan_workers("auto", cpu, 100) == (0, 0)
+    with pytest.raises(UsageError, match="run.inpaint_workers"):
+        plan_workers("many", cpu, 100)
 
     class OnGpu(TeleaInpainter):
         def uses_accelerator(self) -> bool:
@@ -193,3 +208,11 @@ def test_pool_is_started_only_when_used(tmp_path: Path) -> None:
     pool = InpaintPool(TeleaInpainter(TeleaInpainter.from_mapping(Config.load().plugin_params("inpaint", "telea")).params), 2, 1)
     assert pool._pool is None
     pool.close()  # closing an unstarted pool is a no-op
+
+
+def test_a_bad_worker_count_fails_before_any_work(tmp_path: Path) -> None:
+    from remove_people.errors import UsageError
+
+    cfg = Config.load(overrides=["run.inpaint_workers=many", "inpaint.plugin=telea"])
+    with pytest.raises(UsageError, match="expected auto or a count"):
+        Pipeline(cfg, cache=ArtifactCache(tmp_path / "cache", enabled=False))

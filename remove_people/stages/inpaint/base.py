@@ -137,6 +137,9 @@ class Inpainter(Stage):
     pad_multiple: ClassVar[int] = 1
     #: Whether ``fill`` gets several crops at once (networks) or one at a time.
     batch_crops: ClassVar[bool] = False
+    #: About how much memory one inpainting worker process of this plugin needs, in MB
+    #: (``run.inpaint_workers: auto`` starts no more workers than half the free memory holds).
+    worker_memory_mb: ClassVar[int] = 200
 
     @abstractmethod
     def fill(self, images: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:

@@ -56,6 +56,7 @@ class DeepFillv2Inpainter(Inpainter):
     summary = "DeepFillv2 (gated convs + contextual attention), published Places2/CelebA-HQ weights, crops batched."
     Params: ClassVar[type] = DeepFillv2Params
     pad_multiple: ClassVar[int] = 8
+    worker_memory_mb: ClassVar[int] = 1000  # measured: two CPU workers added 1.9 GB (BENCHMARKS.md)
     batch_crops: ClassVar[bool] = True
 
     def __init__(self, params: Any | None = None) -> None:

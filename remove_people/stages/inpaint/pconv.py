@@ -46,6 +46,7 @@ class PConvInpainter(Inpainter):
     Params: ClassVar[type] = PConvParams
     pad_multiple: ClassVar[int] = 256
     batch_crops: ClassVar[bool] = True
+    worker_memory_mb: ClassVar[int] = 1000  # torch + the U-Net, as DeepFillv2 (an estimate, not measured)
 
     def __init__(self, params: Any | None = None) -> None:
         super().__init__(params)
