@@ -145,10 +145,16 @@ def assert_outputs_sound(out: Path) -> dict[str, str]:
 
 def cache_entries(cache: Path) -> dict[str, int]:
     """Complete entries per stage, and no leftover ``.tmp-*`` folder counted as one."""
-    counts = {}
-    for stage in ("detect", "refine", "inpaint"):
-        counts[stage] = len(list((cache / stage).glob("*/*/meta.json")))
-    return counts
+    return {stage: len(complete_entries(cache, stage)) for stage in ("detect", "refine", "inpaint")}
+
+
+def complete_entries(cache: Path, stage: str) -> list[Path]:
+    """The entry folders of ``stage`` that a reader would use: renamed into place, with a meta.json.
+
+    Why the name check: a writer's ``.tmp-*`` folder also holds a meta.json just before its
+    rename, and pathlib's ``*`` matches dot-names, so a plain glob counts a half-made entry.
+    """
+    return [m.parent for m in (cache / stage).glob("*/*/meta.json") if not m.parent.name.startswith(".tmp-")]
 
 
 def assert_cache_sound(cache: Path) -> None:

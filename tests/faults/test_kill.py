@@ -19,6 +19,7 @@ from faultkit import (
     assert_cache_sound,
     assert_outputs_sound,
     cache_entries,
+    complete_entries,
     kill_at,
     kill_when,
     run_cli,
@@ -64,7 +65,7 @@ def test_kill_fast(reference: Reference, tmp_path: Path) -> None:
     """Two kills, timed by what appears on disk (detect entries seeded, so YOLO never loads):
     once the first refined mask is cached (mid refine/inpaint), and once the first output exists."""
     conditions = {
-        "after-first-mask": lambda: any((tmp_path / "k0" / "cache" / "refine").glob("*/*/meta.json")),
+        "after-first-mask": lambda: bool(complete_entries(tmp_path / "k0" / "cache", "refine")),
         "after-first-output": lambda: any((tmp_path / "k1" / "out").glob("*.jpg")),
     }
     for i, (name, cond) in enumerate(conditions.items()):
