@@ -26,5 +26,11 @@ class InputError(RemovePeopleError):
         super().__init__(f"{path}: {reason}" if path is not None else reason)
 
 
+def short_reason(err: RemovePeopleError) -> str:
+    """The message without a leading path: an ``InputError``'s reason (callers name the
+    photo their own way, by its path relative to the input), else the whole message."""
+    return err.reason if isinstance(err, InputError) else str(err)
+
+
 class WeightsError(RemovePeopleError):
     """A weight file is missing, fails its checksum, or is not trusted."""

@@ -36,6 +36,9 @@ from remove_people.stages.detect.base import Instance
 
 STAGES = ("detect", "refine", "inpaint")
 FORMAT_VERSION = 1
+#: Entries are written into a folder named with this prefix and renamed into place; a folder
+#: still carrying it (a writer killed mid-entry) is never read as an entry.
+ENTRY_TEMP_PREFIX = ".tmp-"
 
 
 def default_cache_dir() -> Path:
@@ -140,7 +143,7 @@ class ArtifactCache:
         if (final / "meta.json").exists():
             return
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent / f".tmp-{key[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = final.parent / f"{ENTRY_TEMP_PREFIX}{key[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
         tmp.mkdir()
         try:
             meta = dict(meta, stage=stage, key=key, format=FORMAT_VERSION)

@@ -106,6 +106,7 @@ def plan_workers(setting: Any, inpainter: Any, images: int) -> tuple[int, int]:
 # -- the worker side ------------------------------------------------------------------------
 
 _STAGE: Any = None
+_THREADS = 1
 
 
 def _exit_with_parent() -> None:
@@ -131,8 +132,9 @@ def _init_worker(stage_cls: type, params: Any, threads: int) -> None:
     import cv2
 
     cv2.setNumThreads(threads)
-    global _STAGE
+    global _STAGE, _THREADS
     _STAGE = stage_cls(params)
+    _THREADS = threads
 
 
 def _started() -> None:
@@ -143,14 +145,13 @@ def run_inpaint(stage: Any, image: np.ndarray, mask: np.ndarray) -> InpaintReply
     """Fill one photo with ``stage``, turning a per-photo failure into a reply (here or in a worker)."""
     import cv2
 
-    from remove_people.errors import InputError, RemovePeopleError
+    from remove_people.errors import RemovePeopleError, short_reason
 
     t = time.perf_counter()
     try:
         return InpaintReply(stage.inpaint(image, mask), time.perf_counter() - t)
     except RemovePeopleError as err:
-        reason = err.reason if isinstance(err, InputError) else str(err)
-        return InpaintReply(None, time.perf_counter() - t, reason, known=True)
+        return InpaintReply(None, time.perf_counter() - t, short_reason(err), known=True)
     except (ValueError, RuntimeError, MemoryError, cv2.error) as err:
         return InpaintReply(None, time.perf_counter() - t, f"{type(err).__name__}: {err}")
 
@@ -159,9 +160,8 @@ def _inpaint_in_worker(image: np.ndarray, mask: np.ndarray) -> InpaintReply:
     if "torch" in sys.modules:  # set lazily: only torch inpainters pay for importing torch
         import torch
 
-        threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+        if torch.get_num_threads() != _THREADS:
+            torch.set_num_threads(_THREADS)
     try:
         return run_inpaint(_STAGE, image, mask)
     except Exception as err:  # noqa: BLE001 - an odd plugin exception must not break the pool
@@ -204,7 +204,7 @@ class InpaintPool:
                 for _ in range(self.workers):
                     pool.submit(_started)
             finally:
-                if in_main:
+                if previous is not None:  # None: a handler installed outside Python, left as it was
                     signal.signal(signal.SIGINT, previous)
             self._pool = pool
         return self._pool

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from remove_people.config import Config, build_stage
-from remove_people.errors import InputError, RemovePeopleError
+from remove_people.errors import InputError, RemovePeopleError, short_reason
 from remove_people.pipeline.cache import ArtifactCache, make_key
 from remove_people.pipeline.inpaint_pool import InpaintPool, InpaintReply, parse_workers, plan_workers, run_inpaint
 from remove_people.pipeline.inputs import InputItem, InputSet
@@ -453,10 +453,8 @@ class Pipeline:
             stage.close()
 
 
-def _reason(err: Exception, item: InputItem) -> str:
-    if isinstance(err, InputError):
-        return f"{item.rel}: {err.reason}"
-    return f"{item.rel}: {err}"
+def _reason(err: RemovePeopleError, item: InputItem) -> str:
+    return f"{item.rel}: {short_reason(err)}"
 
 
 def compare_image(original: np.ndarray, mask: np.ndarray, result: np.ndarray, height: int = 512) -> bytes:

@@ -29,6 +29,7 @@ import pytest
 from PIL import Image
 
 from remove_people.pipeline.atomic import is_temp_name
+from remove_people.pipeline.cache import ENTRY_TEMP_PREFIX
 
 #: COCO val2017 photos (small, so a run is quick): three with persons, one without.
 PHOTOS = ("000000425989.jpg", "000000223747.jpg", "000000183872.jpg", "000000555009.jpg")
@@ -154,14 +155,14 @@ def complete_entries(cache: Path, stage: str) -> list[Path]:
     Why the name check: a writer's ``.tmp-*`` folder also holds a meta.json just before its
     rename, and pathlib's ``*`` matches dot-names, so a plain glob counts a half-made entry.
     """
-    return [m.parent for m in (cache / stage).glob("*/*/meta.json") if not m.parent.name.startswith(".tmp-")]
+    return [m.parent for m in (cache / stage).glob("*/*/meta.json") if not m.parent.name.startswith(ENTRY_TEMP_PREFIX)]
 
 
 def assert_cache_sound(cache: Path) -> None:
     """No entry without its meta (a half entry), and every file matches the checksum in meta.json."""
     for stage in ("detect", "refine", "inpaint"):
         for d in (cache / stage).glob("*/*"):
-            if d.name.startswith(".tmp-"):
+            if d.name.startswith(ENTRY_TEMP_PREFIX):
                 continue  # a crashed writer's temp folder: never read as an entry (names never match a key)
             meta = json.loads((d / "meta.json").read_text())
             for name, digest in meta["files"].items():

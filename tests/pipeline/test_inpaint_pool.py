@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from remove_people.config import Config
+from remove_people.config import Config, build_stage
 from remove_people.pipeline.cache import ArtifactCache
 from remove_people.pipeline.inpaint_pool import InpaintPool, plan_workers
 from remove_people.pipeline.inputs import collect_inputs
@@ -177,7 +177,7 @@ def test_plan_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     from remove_people.errors import UsageError
     from remove_people.pipeline import inpaint_pool
 
-    cpu = TeleaInpainter(TeleaInpainter.from_mapping(Config.load().plugin_params("inpaint", "telea")).params)
+    cpu = build_stage("inpaint", "telea")
     monkeypatch.setattr(inpaint_pool, "cpu_cores", lambda: 4)
     monkeypatch.setattr(inpaint_pool, "available_memory_mb", lambda: 64_000.0)
     assert plan_workers("auto", cpu, 1) == (0, 0)  # one photo: starting workers costs more than it saves
@@ -205,7 +205,7 @@ def test_plan_workers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_pool_is_started_only_when_used(tmp_path: Path) -> None:
-    pool = InpaintPool(TeleaInpainter(TeleaInpainter.from_mapping(Config.load().plugin_params("inpaint", "telea")).params), 2, 1)
+    pool = InpaintPool(build_stage("inpaint", "telea"), 2, 1)
     assert pool._pool is None
     pool.close()  # closing an unstarted pool is a no-op
 

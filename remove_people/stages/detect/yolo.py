@@ -67,7 +67,6 @@ class YoloDetector(Detector):
             self._weights_path = Path(resolve_weights(self.params.weights))
         return self._weights_path
 
-
     def identity(self) -> dict[str, Any]:
         ident = super().identity()
         # Batch size and device change speed, not masks (up to float noise): keep them out of the key.

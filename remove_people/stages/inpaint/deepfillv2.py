@@ -92,7 +92,6 @@ class DeepFillv2Inpainter(Inpainter):
             self._path = Path(resolve_weights(self.weights_name))
         return self._path
 
-
     def model(self) -> Any:
         """The generator on its device, built on first use."""
         if self._model is None:

@@ -73,7 +73,6 @@ class PConvInpainter(Inpainter):
             self._path = Path(resolve_weights(name))
         return self._path
 
-
     def model(self) -> Any:
         """The U-Net on its device, in eval mode, built on first use."""
         if self._model is None:
