@@ -133,7 +133,7 @@ def download(
     no partial file is ever left under the final name or as a temporary.
     ``console``: a ``rich.console.Console`` for the progress bar (default: stderr).
     """
-    from filelock import FileLock, Timeout
+    from remove_people.pipeline.atomic import exclusive
 
     entry = get_entry(entry)
     if not entry.urls:
@@ -141,12 +141,9 @@ def download(
     dest = Path(dest_dir).expanduser()
     dest.mkdir(parents=True, exist_ok=True)
     final = dest / entry.filename
-    lock = FileLock(str(dest / f".{entry.filename}.lock"), timeout=LOCK_TIMEOUT_S)
-    try:
-        lock.acquire()
-    except Timeout as exc:
-        raise WeightsError(f"another process has been downloading {final} for over an hour; remove {lock.lock_file}") from exc
-    try:
+    lock_file = dest / f".{entry.filename}.lock"
+    busy = f"another process has been downloading {final} for over an hour; remove {lock_file}"
+    with exclusive(lock_file, LOCK_TIMEOUT_S, busy):
         if _is_good(final, entry):  # a concurrent process finished it while we waited
             return final
         failures: list[str] = []
@@ -176,5 +173,4 @@ def download(
             if bar is not None:
                 bar.stop()
         raise WeightsError(f"could not download {entry.name!r} ({entry.filename}): " + "; ".join(failures))
-    finally:
-        lock.release()
+

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write_bytes", "atomic_open", "temp_name_for", "is_temp_name", "TEMP_NAME_RE"]
+__all__ = ["atomic_write_bytes", "atomic_open", "temp_name_for", "is_temp_name", "TEMP_NAME_RE", "exclusive"]
 
 #: Matches the temp names made by :func:`temp_name_for` (for cleanup of leftovers after a kill).
 TEMP_NAME_RE = re.compile(r"^\..+\.\d+\.[0-9a-f]{12}\.tmp$")
@@ -98,3 +98,27 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (see module docstring); parents are created."""
     with atomic_open(path, "wb") as fh:
         fh.write(data)
+
+
+@contextmanager
+def exclusive(lock_file: Path, timeout_s: float, busy: str) -> Iterator[None]:
+    """Hold a cross-process file lock (``filelock``) for the block.
+
+    Why one helper: a download and an export each build one artifact that concurrent runs
+    would otherwise all build; they wait for the lock and then find it finished. ``busy``
+    is the message of the :class:`~remove_people.errors.WeightsError` raised if the lock is
+    still held after ``timeout_s`` (it should say which lock file to remove).
+    """
+    from filelock import FileLock, Timeout
+
+    from remove_people.errors import WeightsError
+
+    lock = FileLock(str(lock_file), timeout=timeout_s)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise WeightsError(busy) from exc
+    try:
+        yield
+    finally:
+        lock.release()

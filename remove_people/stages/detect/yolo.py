@@ -3,6 +3,11 @@
 Why ultralytics: it owns letterboxing, NMS and mask prototypes for the whole
 YOLO family; we only ask for masks at the original resolution (``retina_masks``)
 and stream batches so memory stays flat over large folders.
+
+Why an OpenVINO backend (``backend: auto`` picks it on a CPU when ``openvino`` is
+installed): the same weights run 1.8x faster there at float32 on the coco photos,
+and ultralytics still letterboxes and post-processes, so only the network's runtime
+changes (``models/openvino_export.py`` exports once into the user cache).
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from remove_people.stages.detect.base import Detector, Frame, Instance
 class YoloParams:
     """weights: a model-table name (e.g. yolo11n-seg) or a path to an ultralytics .pt.
     conf/iou/imgsz/max_det/half: as in ``ultralytics predict``. device: auto|cpu|cuda[:N].
-    batch: images per forward pass. classes: COCO ids to keep (0 = person)."""
+    batch: images per forward pass. classes: COCO ids to keep (0 = person).
+    backend: ``auto`` (OpenVINO on a CPU when installed, else PyTorch), ``torch`` or ``openvino``.
+    openvino_precision: ``f32`` (masks as PyTorch's, up to float noise) or ``auto`` (the CPU
+    plugin's choice: bf16 on CPUs with AMX/AVX-512 bf16, faster, masks move by a few pixels)."""
 
     weights: str
     conf: float
@@ -33,6 +41,12 @@ class YoloParams:
     batch: int
     classes: list[int]
     trust_weights: bool = False  # load a .pt whose sha256 is not in the weights table (it is a full pickle)
+    backend: str = "auto"
+    openvino_precision: str = "f32"
+
+
+BACKENDS = ("auto", "torch", "openvino")
+OPENVINO_PRECISIONS = ("f32", "auto")
 
 
 def _ultralytics_offline_env() -> None:
@@ -55,8 +69,17 @@ class YoloDetector(Detector):
 
     def __init__(self, params: YoloParams) -> None:
         super().__init__(params)
+        from remove_people.errors import UsageError
+
+        if params.backend not in BACKENDS:
+            raise UsageError(f"detect.yolo.backend: {params.backend!r} is not one of {', '.join(BACKENDS)}")
+        if params.openvino_precision not in OPENVINO_PRECISIONS:
+            raise UsageError(
+                f"detect.yolo.openvino_precision: {params.openvino_precision!r} is not one of {', '.join(OPENVINO_PRECISIONS)}"
+            )
         self._model: Any = None
         self._weights_path: Path | None = None
+        self._openvino_ready = False
 
     # Resolving weights is cheap (a path look-up, a memoised hash); loading the model is not,
     # so the cache key can be computed without ever loading the network.
@@ -67,11 +90,26 @@ class YoloDetector(Detector):
             self._weights_path = Path(resolve_weights(self.params.weights))
         return self._weights_path
 
+    def backend(self) -> str:
+        """The runtime that runs the network: ``torch`` or ``openvino`` (``auto`` resolved, nothing loaded).
+
+        ``auto`` means OpenVINO when the network runs on the CPU and the package is installed:
+        on a GPU PyTorch's CUDA path is the fast one.
+        """
+        from remove_people.models.openvino_runtime import openvino_available
+
+        if self.params.backend != "auto":
+            return self.params.backend
+        return "openvino" if self._device() == "cpu" and openvino_available() else "torch"
+
     def identity(self) -> dict[str, Any]:
         ident = super().identity()
         # Batch size and device change speed, not masks (up to float noise): keep them out of the key.
-        for k in ("batch", "device", "weights", "trust_weights"):
+        for k in ("batch", "device", "weights", "trust_weights", "backend", "openvino_precision"):
             ident["params"].pop(k, None)
+        # The runtime does change masks (float rounding; bf16 more so), so the resolved one is keyed.
+        backend = self.backend()
+        ident["params"]["backend"] = backend if backend == "torch" else f"openvino-{self.params.openvino_precision}"
         return ident
 
     @property
@@ -82,8 +120,34 @@ class YoloDetector(Detector):
             self._check_trusted(path)  # before importing ultralytics: a refusal is instant
             from ultralytics import YOLO
 
+            if self.backend() == "openvino":
+                from remove_people.models.openvino_runtime import openvino_model
+                from remove_people.models.weights import cache_dir
+
+                path = openvino_model(path, self.weights_identity() or "", cache_dir())
             self._model = YOLO(str(path), task="segment")
         return self._model
+
+    def _skip_cpu_warmup(self) -> None:
+        """Tell ultralytics' predictor its warm-up is done, on a CPU.
+
+        Why: on a CPU that warm-up runs no forward pass; it only imports torchvision (about 1 s
+        at every start, torch._dynamo with it) so that NMS takes torchvision's kernel. Without the
+        import ultralytics runs its own ``TorchNMS``, which gives the same detections
+        (``tests/stages/test_yolo_backends.py`` checks the masks are equal). On a GPU the warm-up
+        initialises CUDA kernels and is kept.
+        """
+        predictor = self.model.predictor
+        if predictor is not None and self._device() == "cpu":
+            predictor.done_warmup = True
+
+    def runtime_precision(self) -> str | None:
+        """The precision OpenVINO actually runs in (``f32``, ``bf16``), ``None`` for PyTorch or before loading."""
+        backend = getattr(getattr(getattr(self._model, "predictor", None), "model", None), "backend", None)
+        compiled = getattr(backend, "ov_compiled_model", None)
+        if compiled is None:
+            return None
+        return str(compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
 
     def _check_trusted(self, path: Path) -> None:
         """Refuse a .pt that is neither in the weights table (by sha256) nor trusted.
@@ -117,8 +181,6 @@ class YoloDetector(Detector):
     def detect(self, frames: list[Frame]) -> list[list[Instance]]:
         if not frames:
             return []
-        p = self.params
-        names = self.model.names
         # ultralytics takes numpy images as BGR.
         sources = [np.ascontiguousarray(f.rgb[:, :, ::-1]) for f in frames]
         # ultralytics letterboxes a batch of same-shaped images (or a lone image) to the smallest
@@ -130,27 +192,50 @@ class YoloDetector(Detector):
             by_shape.setdefault(src.shape, []).append(i)
         out: list[list[Instance]] = [[] for _ in frames]
         for idx in by_shape.values():
-            stream = self.model.predict(
-                [sources[i] for i in idx],
-                stream=True,
-                retina_masks=True,
-                classes=list(p.classes) if p.classes is not None else None,
-                conf=p.conf,
-                iou=p.iou,
-                imgsz=p.imgsz,
-                max_det=p.max_det,
-                half=p.half,
-                device=self._device(),
-                batch=p.batch,
-                rect=True,
-                verbose=False,
-            )
+            stream = self._predict([sources[i] for i in idx])
+            # Only now: for an exported model, ``names`` before the first predict builds a predictor of
+            # its own (a second OpenVINO compile, outside ``core_settings``).
+            names = self.model.names
             # Run the generator to its end (not zip, which leaves it suspended): ultralytics holds its
             # predictor lock until then, and a later predict would wait on it forever. Each result
             # is turned into instances and dropped at once, so memory stays bounded.
             for k, r in enumerate(stream):
                 out[idx[k]] = self._instances(frames[idx[k]], r, names)
         return out
+
+    def _predict(self, sources: list[np.ndarray]) -> Any:
+        """ultralytics' streaming ``predict`` over same-shaped BGR images.
+
+        The first call builds ultralytics' predictor (and so compiles the OpenVINO model):
+        that happens inside ``core_settings``, and the precision OpenVINO then reports is
+        checked against ``openvino_precision``, so an f32 request can never run in bf16 unnoticed.
+        """
+        p = self.params
+        kwargs = {
+            "stream": True, "retina_masks": True, "classes": list(p.classes) if p.classes is not None else None,
+            "conf": p.conf, "iou": p.iou, "imgsz": p.imgsz, "max_det": p.max_det, "half": p.half,
+            "device": self._device(), "batch": p.batch, "rect": True, "verbose": False,
+        }  # fmt: skip
+        if self._openvino_ready or self.backend() != "openvino":
+            stream = self.model.predict(sources, **kwargs)
+            self._skip_cpu_warmup()
+            return stream
+        from remove_people.models.openvino_runtime import core_settings
+        from remove_people.models.weights import cache_dir
+
+        with core_settings(p.openvino_precision, cache_dir()):
+            stream = self.model.predict(sources, **kwargs)  # sets the predictor up before returning
+        self._skip_cpu_warmup()
+        got = self.runtime_precision()
+        if p.openvino_precision == "f32" and got != "f32":
+            from remove_people.errors import WeightsError
+
+            raise WeightsError(
+                f"detect.yolo.openvino_precision=f32, but OpenVINO compiled the detector in {got}; "
+                "pass --set detect.yolo.openvino_precision=auto or --set detect.yolo.backend=torch"
+            )
+        self._openvino_ready = True
+        return stream
 
     @staticmethod
     def _instances(frame: Frame, r: Any, names: Any) -> list[Instance]:
@@ -173,3 +258,4 @@ class YoloDetector(Detector):
 
     def close(self) -> None:
         self._model = None
+        self._openvino_ready = False
