@@ -107,7 +107,7 @@ def _export(pt: Path) -> Path:
         warnings.simplefilter("ignore", FutureWarning)
         try:
             out = YOLO(str(pt), task="segment").export(
-                format="openvino", dynamic=True, half=False, int8=False, imgsz=TRACE_IMGSZ, verbose=False
+                format="openvino", dynamic=True, quantize=None, imgsz=TRACE_IMGSZ, verbose=False  # None: float32
             )
         except Exception as exc:  # any exporter failure becomes one actionable line
             raise WeightsError(

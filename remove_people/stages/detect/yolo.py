@@ -213,7 +213,8 @@ class YoloDetector(Detector):
         p = self.params
         kwargs = {
             "stream": True, "retina_masks": True, "classes": list(p.classes) if p.classes is not None else None,
-            "conf": p.conf, "iou": p.iou, "imgsz": p.imgsz, "max_det": p.max_det, "half": p.half,
+            # ``quantize``, ultralytics' name for ``half`` since 8.4 (16 = fp16, None = fp32).
+            "conf": p.conf, "iou": p.iou, "imgsz": p.imgsz, "max_det": p.max_det, "quantize": 16 if p.half else None,
             "device": self._device(), "batch": p.batch, "rect": True, "verbose": False,
         }  # fmt: skip
         if self._openvino_ready or self.backend() != "openvino":
