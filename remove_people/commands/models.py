@@ -96,6 +96,9 @@ def fetch_cmd(
     names: List[str] = typer.Argument(..., help="Names from `remove-people models list`."),
     model_dir: Optional[Path] = ModelDirOpt,
     offline: Optional[bool] = OfflineOpt,
+    openvino: bool = typer.Option(
+        False, "--openvino", help="Also make the OpenVINO export of each YOLO weight (what the detector runs on a CPU)."
+    ),
 ) -> None:
     """Make sure each named weight is on disk (model folder or cache), downloading into the cache if needed."""
     console = _console()
@@ -103,6 +106,11 @@ def fetch_cmd(
     for name in names:
         try:
             path = W.resolve_weights(name, model_dir=model_dir, offline=offline, progress=True)
+            if openvino and W.get_entry(name).role == W.Role.DETECTOR:
+                from remove_people.models.openvino_runtime import openvino_model
+
+                console.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+                path = openvino_model(Path(path), W.sha256_file(path), W.cache_dir())
         except UsageError as exc:
             raise _fail(exc)
         except WeightsError as exc:

@@ -74,6 +74,10 @@ def openvino_model(weights: Path, sha256: str, cache_root: Path) -> Path:
     with exclusive(lock_file, LOCK_TIMEOUT_S, busy):
         if _complete(final):  # a concurrent run finished it while we waited
             return final
+        from remove_people.models.weights import notice
+
+        # A first run pauses here for seconds: say why, once.
+        notice(f"exporting {Path(weights).name} to OpenVINO for the CPU (once, about 10 s): {final}", progress=True)
         work = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
         try:
             link = work / f"{final.name.removesuffix('_openvino_model')}.pt"

@@ -581,7 +581,7 @@ def missing_instruction(entry: WeightsEntry, *, model_dir: str | os.PathLike[str
     return msg
 
 
-def _notice(message: str, progress: bool) -> None:
+def notice(message: str, progress: bool) -> None:
     """One line on stderr (when ``progress``) and in the log, so a substitution is never silent."""
     if logging.getLogger().handlers or log.handlers:
         log.warning(message)
@@ -626,7 +626,7 @@ def resolve_weights(
         log.warning(w)
     if loc is not None:
         if loc.substitute_for:
-            _notice(
+            notice(
                 f"weights {loc.substitute_for!r} not found; using substitute {loc.entry.name!r} ({loc.path})",  # type: ignore[union-attr]
                 progress,
             )

@@ -94,3 +94,14 @@ def test_fetch_downloads_into_cache(env: dict[str, str], shared: Path, tmp_path:
         W.unregister_entry("test-fetch")
     assert res.exit_code == 0, res.output
     assert (tmp_path / "home" / "models" / "fetched.pth").stat().st_size == src.stat().st_size
+
+
+def test_fetch_openvino_makes_the_detector_export_ahead_of_a_run(env: dict[str, str], tmp_path: Path) -> None:
+    pytest.importorskip("openvino")
+    res = runner.invoke(app, ["fetch", "yolo11n-seg-openvino-int8", "vgg16-features-pool3", "--openvino"], env=env)
+    assert res.exit_code == 0, res.output
+    exports = list((tmp_path / "home" / "models" / "openvino").glob("*_openvino_model"))
+    assert len(exports) == 1 and list(exports[0].glob("*.xml"))
+    assert f"yolo11n-seg-openvino-int8: {exports[0]}" in res.output.replace("\n", "")
+    # Only detector weights have an OpenVINO export; the loss backbone is listed as it is.
+    assert "vgg16-features-pool3: " in res.output and res.output.count("_openvino_model") == 1

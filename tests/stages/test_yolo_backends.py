@@ -67,7 +67,7 @@ def test_openvino_f32_finds_the_same_persons_as_pytorch(shared, torch_instances)
             assert np.allclose(a.box, b.box, atol=1.0), stem
 
 
-def test_openvino_export_is_made_once_in_the_user_cache(shared, tmp_path, monkeypatch):
+def test_openvino_export_is_made_once_in_the_user_cache(shared, tmp_path, monkeypatch, caplog):
     from remove_people.models import openvino_runtime
 
     monkeypatch.setenv("REMOVE_PEOPLE_HOME", str(tmp_path / "home"))
@@ -79,6 +79,8 @@ def test_openvino_export_is_made_once_in_the_user_cache(shared, tmp_path, monkey
     two = detector(backend="openvino")
     assert two.model is not None
     assert len(calls) == 1  # the second detector found the finished export
+    said = [r.getMessage() for r in caplog.records if "to OpenVINO" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("exporting yolo11n-seg")  # the first run's pause is explained, once
     root = tmp_path / "home" / "models" / "openvino"
     exports = [p for p in root.iterdir() if p.name.endswith("_openvino_model")]
     assert len(exports) == 1 and next(exports[0].glob("*.xml")).with_suffix(".bin").is_file()
@@ -88,16 +90,19 @@ def test_openvino_export_is_made_once_in_the_user_cache(shared, tmp_path, monkey
     assert not list(weights.parent.glob(f"{weights.stem}*_openvino_model"))
 
 
-def test_precision_auto_and_backends_are_separate_cache_keys():
-    keys = {
-        json.dumps(detector(backend=b, openvino_precision=p).identity(), sort_keys=True)
-        for b, p in (("torch", "f32"), ("openvino", "f32"), ("openvino", "auto"))
+def test_cache_key_follows_what_moves_masks_and_needs_no_torch():
+    """f32 OpenVINO and PyTorch share a key (float noise, like the device); a setting allowing bf16 does not."""
+    key = {
+        (b, p): json.dumps(detector(backend=b, openvino_precision=p).identity(), sort_keys=True)
+        for b, p in (("torch", "f32"), ("torch", "auto"), ("openvino", "f32"), ("auto", "f32"), ("openvino", "auto"), ("auto", "auto"))
     }
-    assert len(keys) == 3
-    # The precision only matters to OpenVINO: a torch detector's key ignores it.
-    assert detector(backend="torch", openvino_precision="auto").identity() == detector(backend="torch").identity()
-    # auto resolves to a concrete runtime in the key (here a CPU with openvino installed).
-    assert detector(backend="auto").identity() == detector(backend="openvino").identity()
+    assert key[("torch", "f32")] == key[("torch", "auto")] == key[("openvino", "f32")] == key[("auto", "f32")]
+    assert key[("openvino", "auto")] == key[("auto", "auto")] != key[("openvino", "f32")]
+    # Computing keys resolves nothing that needs torch, so a fully cached run never imports it.
+    code = ("import sys; from remove_people.config import Config, build_stage; "
+            "build_stage('detect', config=Config.load()).identity(); print('torch' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "False"
 
 
 @pytest.mark.parametrize("key, value", [("backend", "tensorrt"), ("openvino_precision", "int8")])
