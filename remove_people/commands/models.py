@@ -110,7 +110,7 @@ def fetch_cmd(
                 from remove_people.models.openvino_runtime import openvino_model
 
                 console.print(f"{name}: {path}", highlight=False, soft_wrap=True)
-                path = openvino_model(Path(path), W.sha256_file(path), W.cache_dir())
+                path = openvino_model(Path(path))
         except UsageError as exc:
             raise _fail(exc)
         except WeightsError as exc:

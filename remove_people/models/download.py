@@ -173,4 +173,3 @@ def download(
             if bar is not None:
                 bar.stop()
         raise WeightsError(f"could not download {entry.name!r} ({entry.filename}): " + "; ".join(failures))
-

@@ -55,18 +55,28 @@ def export_dir_name(weights: Path, sha256: str) -> str:
     return f"{weights.stem}-{sha256[:16]}-ul{version('ultralytics')}-ov{version('openvino')}_openvino_model"
 
 
-def openvino_model(weights: Path, sha256: str, cache_root: Path) -> Path:
-    """The folder of the OpenVINO IR of ``weights`` under ``cache_root``, exported on first use."""
+def openvino_root(cache_root: Path | None = None) -> Path:
+    """``<cache_root>/openvino`` (default: the user's weights cache): the exports and OpenVINO's compiled models."""
+    if cache_root is None:
+        from remove_people.models.weights import cache_dir
+
+        cache_root = cache_dir()
+    return Path(cache_root) / "openvino"
+
+
+def openvino_model(weights: Path, cache_root: Path | None = None) -> Path:
+    """The folder of the OpenVINO IR of ``weights`` under ``openvino_root(cache_root)``, exported on first use."""
     if not openvino_available():
         raise WeightsError(
             "detect.yolo.backend is openvino but the openvino package is not installed; "
             "pip install openvino, or pass --set detect.yolo.backend=torch"
         )
+    from remove_people.models.weights import notice, sha256_file
     from remove_people.pipeline.atomic import exclusive
 
-    root = Path(cache_root) / "openvino"
+    root = openvino_root(cache_root)
     root.mkdir(parents=True, exist_ok=True)
-    final = root / export_dir_name(weights, sha256)
+    final = root / export_dir_name(weights, sha256_file(weights))  # memoised: no re-hash per run
     if _complete(final):
         return final
     lock_file = root / f".{final.name}.lock"
@@ -74,8 +84,6 @@ def openvino_model(weights: Path, sha256: str, cache_root: Path) -> Path:
     with exclusive(lock_file, LOCK_TIMEOUT_S, busy):
         if _complete(final):  # a concurrent run finished it while we waited
             return final
-        from remove_people.models.weights import notice
-
         # A first run pauses here for seconds: say why, once.
         notice(f"exporting {Path(weights).name} to OpenVINO for the CPU (once, about 10 s): {final}", progress=True)
         work = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
@@ -121,13 +129,8 @@ def _export(pt: Path) -> Path:
     return Path(out)
 
 
-def compiled_cache_dir(cache_root: Path) -> Path:
-    """Where OpenVINO keeps compiled models between runs (its own ``CACHE_DIR`` format)."""
-    return Path(cache_root) / "openvino" / "compiled"
-
-
 @contextmanager
-def core_settings(precision: str, cache_root: Path) -> Iterator[None]:
+def core_settings(precision: str, cache_root: Path | None = None) -> Iterator[None]:
     """While the block runs, every new ``openvino.Core`` gets our properties.
 
     precision: ``f32`` sets the CPU plugin's inference precision; ``auto`` leaves the plugin's choice.
@@ -136,7 +139,8 @@ def core_settings(precision: str, cache_root: Path) -> Iterator[None]:
     """
     import openvino as ov
 
-    properties: dict[str, Any] = {"CACHE_DIR": str(compiled_cache_dir(cache_root))}
+    # OpenVINO's compiled-model cache (its own format), beside the exports.
+    properties: dict[str, Any] = {"CACHE_DIR": str(openvino_root(cache_root) / "compiled")}
     cpu: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"} if precision == "f32" else {}
     original = ov.Core
 

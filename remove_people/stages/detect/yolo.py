@@ -7,7 +7,7 @@ and stream batches so memory stays flat over large folders.
 Why an OpenVINO backend (``backend: auto`` picks it on a CPU when ``openvino`` is
 installed): the same weights run 1.8x faster there at float32 on the coco photos,
 and ultralytics still letterboxes and post-processes, so only the network's runtime
-changes (``models/openvino_export.py`` exports once into the user cache).
+changes (``models/openvino_runtime.py`` exports once into the user cache).
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ class YoloDetector(Detector):
             )
         self._model: Any = None
         self._weights_path: Path | None = None
-        self._openvino_ready = False
+        self._backend: str | None = None
+        self._predictor_ready = False
 
     # Resolving weights is cheap (a path look-up, a memoised hash); loading the model is not,
     # so the cache key can be computed without ever loading the network.
@@ -96,11 +97,12 @@ class YoloDetector(Detector):
         ``auto`` means OpenVINO when the network runs on the CPU and the package is installed:
         on a GPU PyTorch's CUDA path is the fast one.
         """
-        from remove_people.models.openvino_runtime import openvino_available
+        if self._backend is None:
+            from remove_people.models.openvino_runtime import openvino_available
 
-        if self.params.backend != "auto":
-            return self.params.backend
-        return "openvino" if self._device() == "cpu" and openvino_available() else "torch"
+            auto = "openvino" if self._device() == "cpu" and openvino_available() else "torch"
+            self._backend = auto if self.params.backend == "auto" else self.params.backend
+        return self._backend
 
     def identity(self) -> dict[str, Any]:
         ident = super().identity()
@@ -124,24 +126,10 @@ class YoloDetector(Detector):
 
             if self.backend() == "openvino":
                 from remove_people.models.openvino_runtime import openvino_model
-                from remove_people.models.weights import cache_dir
 
-                path = openvino_model(path, self.weights_identity() or "", cache_dir())
+                path = openvino_model(path)
             self._model = YOLO(str(path), task="segment")
         return self._model
-
-    def _skip_cpu_warmup(self) -> None:
-        """Tell ultralytics' predictor its warm-up is done, on a CPU.
-
-        Why: on a CPU that warm-up runs no forward pass; it only imports torchvision (about 1 s
-        at every start, torch._dynamo with it) so that NMS takes torchvision's kernel. Without the
-        import ultralytics runs its own ``TorchNMS``, which gives the same detections
-        (``tests/stages/test_yolo_backends.py`` checks the masks are equal). On a GPU the warm-up
-        initialises CUDA kernels and is kept.
-        """
-        predictor = self.model.predictor
-        if predictor is not None and self._device() == "cpu":
-            predictor.done_warmup = True
 
     def runtime_precision(self) -> str | None:
         """The precision OpenVINO actually runs in (``f32``, ``bf16``), ``None`` for PyTorch or before loading."""
@@ -206,12 +194,7 @@ class YoloDetector(Detector):
         return out
 
     def _predict(self, sources: list[np.ndarray]) -> Any:
-        """ultralytics' streaming ``predict`` over same-shaped BGR images.
-
-        The first call builds ultralytics' predictor (and so compiles the OpenVINO model):
-        that happens inside ``core_settings``, and the precision OpenVINO then reports is
-        checked against ``openvino_precision``, so an f32 request can never run in bf16 unnoticed.
-        """
+        """ultralytics' streaming ``predict`` over same-shaped BGR images (the first call also sets it up)."""
         p = self.params
         kwargs = {
             "stream": True, "retina_masks": True, "classes": list(p.classes) if p.classes is not None else None,
@@ -219,25 +202,41 @@ class YoloDetector(Detector):
             "conf": p.conf, "iou": p.iou, "imgsz": p.imgsz, "max_det": p.max_det, "quantize": 16 if p.half else None,
             "device": self._device(), "batch": p.batch, "rect": True, "verbose": False,
         }  # fmt: skip
-        if self._openvino_ready or self.backend() != "openvino":
-            stream = self.model.predict(sources, **kwargs)
-            self._skip_cpu_warmup()
-            return stream
-        from remove_people.models.openvino_runtime import core_settings
-        from remove_people.models.weights import cache_dir
+        if self._predictor_ready:
+            return self.model.predict(sources, **kwargs)
+        return self._first_predict(sources, kwargs)
 
-        with core_settings(p.openvino_precision, cache_dir()):
-            stream = self.model.predict(sources, **kwargs)  # sets the predictor up before returning
-        self._skip_cpu_warmup()
+    def _first_predict(self, sources: list[np.ndarray], kwargs: dict[str, Any]) -> Any:
+        """The first ``predict``, which builds ultralytics' predictor; what it needs happens once, here.
+
+        - OpenVINO: the model is compiled during that set-up, so it runs inside ``core_settings``,
+          and the precision OpenVINO then reports is checked against ``openvino_precision``: an
+          f32 request can never run in bf16 unnoticed.
+        - On a CPU, the predictor is told its warm-up is done. That warm-up runs no forward pass
+          there; it only imports torchvision (about 1 s at every start, torch._dynamo with it) so
+          that NMS takes torchvision's kernel. Without the import ultralytics runs its own
+          ``TorchNMS``, which gives the same detections (``tests/stages/test_yolo_backends.py``
+          checks the masks are equal). On a GPU the warm-up initialises CUDA kernels and is kept.
+        """
+        openvino = self.backend() == "openvino"
+        if openvino:
+            from remove_people.models.openvino_runtime import core_settings
+
+            with core_settings(self.params.openvino_precision):
+                stream = self.model.predict(sources, **kwargs)  # sets the predictor up before returning
+        else:
+            stream = self.model.predict(sources, **kwargs)
+        if kwargs["device"] == "cpu":
+            self.model.predictor.done_warmup = True
         got = self.runtime_precision()
-        if p.openvino_precision == "f32" and got != "f32":
+        if openvino and self.params.openvino_precision == "f32" and got != "f32":
             from remove_people.errors import WeightsError
 
             raise WeightsError(
                 f"detect.yolo.openvino_precision=f32, but OpenVINO compiled the detector in {got}; "
                 "pass --set detect.yolo.openvino_precision=auto or --set detect.yolo.backend=torch"
             )
-        self._openvino_ready = True
+        self._predictor_ready = True
         return stream
 
     @staticmethod
@@ -261,4 +260,4 @@ class YoloDetector(Detector):
 
     def close(self) -> None:
         self._model = None
-        self._openvino_ready = False
+        self._predictor_ready = False
