@@ -17,6 +17,7 @@ Deterministic, no parameters worth the name (a few hundred bytes).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -61,11 +62,16 @@ class MiganStandIn(nn.Module):
         return known * rgb + (1.0 - known) * fill.expand_as(rgb)
 
 
-def save_lama(path: Path) -> Path:
-    torch.jit.save(torch.jit.script(LamaStandIn()), str(path))
+def _save(module: nn.Module, path: Path) -> Path:
+    with warnings.catch_warnings():  # recent torch marks TorchScript deprecated; the published files are TorchScript
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        torch.jit.save(torch.jit.script(module), str(path))
     return path
+
+
+def save_lama(path: Path) -> Path:
+    return _save(LamaStandIn(), path)
 
 
 def save_migan(path: Path) -> Path:
-    torch.jit.save(torch.jit.script(MiganStandIn()), str(path))
-    return path
+    return _save(MiganStandIn(), path)
