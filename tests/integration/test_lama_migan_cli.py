@@ -21,6 +21,18 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")  # To
 PHOTOS = ("000000005001.jpg", "000000030752.jpg")  # persons cover 41 % and 7 % of the frame
 
 
+@pytest.fixture(autouse=True)
+def restore_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --model-dir/--offline`` write os.environ for the whole process: put it back after each test."""
+    import os
+
+    for var in ("REMOVE_PEOPLE_MODEL_DIR", "REMOVE_PEOPLE_OFFLINE", "YOLO_OFFLINE"):
+        before = os.environ.get(var)
+        monkeypatch.setenv(var, before or "")  # records the value (or its absence) to restore
+        if before is None:
+            monkeypatch.delenv(var)
+
+
 @pytest.fixture()
 def photos(tmp_path: Path, shared: Path) -> Path:
     d = tmp_path / "in"

@@ -42,6 +42,8 @@ class MiganParams(TorchParams):
     trust_weights: load a file whose MD5 is not MI-GAN's published one.
     """
 
+    batch_size: int = 4
+
 
 class MiganInpainter(TorchInpainter):
     name = "migan"

@@ -255,7 +255,7 @@ class TorchInpainter(Inpainter):
                 pad = ((0, H - h), (0, W - w))
                 xs.append(np.pad(images[i], pad + ((0, 0),), mode="symmetric"))
                 ms.append(np.pad(holes[i] > 127, pad, mode="symmetric"))
-            image = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).to(self._device, in_dtype).div_(255.0)
+            image = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous().to(self._device, in_dtype).div_(255.0)
             hole = torch.from_numpy(np.stack(ms)[:, None]).to(self._device, in_dtype)
             with torch.inference_mode(), autocast_context(self._device, None if self.half_mode == "cast" else self._dtype):
                 out = self.forward(model, image, hole).float().clamp_(0.0, 1.0).mul_(255.0)
