@@ -38,3 +38,27 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def yolo_weights(shared: Path) -> Path:
     return shared / "weights" / "yolo11n-seg_from_openvino_int8.pt"
+
+
+@pytest.fixture(scope="session")
+def standins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with TorchScript stand-ins of big-lama.pt and migan_traced.pt (see torchscript_standins.py)."""
+    from torchscript_standins import save_lama, save_migan
+
+    folder = tmp_path_factory.mktemp("standins")
+    save_lama(folder / "big-lama.pt")
+    save_migan(folder / "migan_traced.pt")
+    return folder
+
+
+@pytest.fixture()
+def standin_table(standins: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The weights table's lama and migan entries with the stand-ins' MD5s (this process only), so the
+    stand-ins pass the checksum gate as the published files would; returns the stand-ins' folder."""
+    import dataclasses
+
+    from remove_people.models import weights as W
+
+    for name, fname in (("lama", "big-lama.pt"), ("migan", "migan_traced.pt")):
+        monkeypatch.setitem(W.WEIGHTS, name, dataclasses.replace(W.WEIGHTS[name], md5=W.md5_file(standins / fname)))
+    return standins

@@ -73,7 +73,7 @@ def _split_names(text: Optional[str], default: list[str]) -> list[str]:
 
 @app.command("inpaint")
 def inpaint_cmd(
-    inpainters: Optional[str] = typer.Option(None, "--inpainters", help="Comma-separated inpainters (default: eval.inpainters: telea,ns,patchmatch)."),
+    inpainters: Optional[str] = typer.Option(None, "--inpainters", help="Comma-separated inpainters (default: eval.inpainters: telea,ns,patchmatch, plus eval.inpainters_if_present: lama,migan when their weight files are on disk)."),
     images: Optional[Path] = typer.Option(None, "--images", help="Your own folder of person-free photos (default: shared scenes + person-free COCO photos)."),
     masks: Optional[Path] = typer.Option(None, "--masks", help="Holes for --images, matched by file stem (255 = hole). Without it, person-shaped holes are drawn."),
     peer: Optional[Path] = typer.Option(None, "--peer", help="A folder of another tool's results for --images (matched by stem), scored as a peer row."),
@@ -91,13 +91,15 @@ def inpaint_cmd(
 ) -> None:
     """Inpainting quality where the truth is known: L1, PSNR, SSIM, LPIPS over the hole and the whole image."""
     from remove_people.evaluation import data
-    from remove_people.evaluation.inpaint_bench import coco_free_cases, folder_cases, markdown_table, run_inpaint_eval, scene_cases, table_rows
+    from remove_people.evaluation.inpaint_bench import coco_free_cases, folder_cases, markdown_table, present_inpainters, run_inpaint_eval, scene_cases, table_rows
     from remove_people.evaluation.person_holes import PersonHoles
 
     _apply_env(model_dir, offline)
     cfg = _load_config(config, set_)
     ev = cfg.data["eval"]
     names = _split_names(inpainters, ev["inpainters"])
+    if not inpainters:  # the learned fills join the default rows when their files are on disk
+        names += [n for n in present_inpainters(list(ev.get("inpainters_if_present") or []), cfg) if n not in names]
     seed = int(ev["seed"] if seed is None else seed)
     peer_label = peer_name or str(ev["peer_name"])
     if images is not None:

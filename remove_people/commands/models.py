@@ -141,6 +141,14 @@ def _verify_folder(folder: Path, where: str, table: Table) -> int:
                 status = f"[red]MISMATCH[/red] (expected {named.sha256})"
                 bad += 1
             entry_name = named.name
+        elif named is not None and named.md5 is not None:
+            # Only an MD5 is published (IOPaint's TorchScript files): check it; the sha256 column is ours to record.
+            if W.md5_file(f) == named.md5:
+                status = "[green]ok[/green] (published md5)"
+            else:
+                status = f"[red]MISMATCH[/red] (expected md5 {named.md5})"
+                bad += 1
+            entry_name = named.name
         elif hashed is not None:
             status, entry_name = "[green]ok[/green] (by sha256)", hashed.name
         elif named is not None:
@@ -190,6 +198,7 @@ def info_cmd(
         ("file", e.filename),
         ("size", f"{e.size} bytes" if e.size is not None else "unknown"),
         ("sha256", e.sha256 or "not published"),
+        ("md5", f"{e.md5} (published; checked on download and before loading)" if e.md5 else ""),
         ("urls", "\n".join(e.urls) or "none (see source)"),
         ("source", e.source),
         ("licence", e.license),

@@ -95,6 +95,26 @@ def folder_cases(images: Path, masks: Path | None, peer: Path | None, set_name: 
     return cases
 
 
+def present_inpainters(names: list[str], config: Any = None) -> list[str]:
+    """Those of ``names`` whose weight files are on disk now (no download, nothing loaded).
+
+    Why: the learned fills (``eval.inpainters_if_present``: lama, migan) get their rows
+    in ``eval inpaint`` as soon as someone places their files, without a flag; a machine
+    without them (no network, or not fetched yet) keeps the weight-free rows only.
+    """
+    from remove_people.config import build_stage
+
+    present = []
+    for name in names:
+        try:
+            stage = build_stage("inpaint", name, config=config)
+        except RemovePeopleError:
+            continue
+        if getattr(stage, "weights_available", lambda: False)():
+            present.append(name)
+    return present
+
+
 def _as_rgb_result(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     from remove_people.evaluation.data import load_rgb
 

@@ -3,7 +3,8 @@
 Why so careful: a half-written or corrupted checkpoint in the cache fails later
 with an unreadable unpickling error, far from its cause. Here the bytes go to a
 hidden temporary file in the destination folder, are hashed while streaming,
-and only a complete file with the right sha256 (when known) and size is renamed
+and only a complete file with the right sha256 (when known; else the publisher's
+MD5 when that is all it gives) and size is renamed
 into place (``os.replace`` is atomic within one folder). Anything else, including
 Ctrl-C, removes the temporary file. A lock file serialises two processes
 fetching the same file, and the second one then finds the first one's result.
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from remove_people.errors import WeightsError
-from remove_people.models.weights import WeightsEntry, get_entry, remember_sha256, sha256_file
+from remove_people.models.weights import WeightsEntry, get_entry, md5_file, remember_sha256, sha256_file
 
 __all__ = ["download", "CHUNK", "TIMEOUT_S", "USER_AGENT"]
 
@@ -42,6 +43,8 @@ def _is_good(path: Path, entry: WeightsEntry) -> bool:
         return False
     if entry.size is not None and path.stat().st_size != entry.size:
         return False
+    if entry.sha256 is None and entry.md5 is not None:
+        return md5_file(path) == entry.md5
     return entry.sha256 is None or sha256_file(path) == entry.sha256
 
 
@@ -78,6 +81,8 @@ def _fetch_one(url: str, entry: WeightsEntry, tmp: Path, progress: Any | None) -
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         raise _MirrorFailed(f"{url}: {getattr(exc, 'reason', None) or exc}") from exc
     h = hashlib.sha256()
+    # The publisher's MD5, where that is all it gives (IOPaint's TorchScript files), hashed alongside.
+    h_md5 = hashlib.md5(usedforsecurity=False) if entry.md5 is not None else None
     got = 0
     with resp:
         ctype = (resp.headers.get("Content-Type") or "").lower()
@@ -98,6 +103,8 @@ def _fetch_one(url: str, entry: WeightsEntry, tmp: Path, progress: Any | None) -
                         break
                     f.write(block)
                     h.update(block)
+                    if h_md5 is not None:
+                        h_md5.update(block)
                     got += len(block)
                     if task is not None:
                         progress.update(task, completed=got)
@@ -114,6 +121,11 @@ def _fetch_one(url: str, entry: WeightsEntry, tmp: Path, progress: Any | None) -
     if entry.sha256 is not None and digest != entry.sha256:
         raise _MirrorFailed(
             f"{url}: sha256 mismatch (expected {entry.sha256}, got {digest}); the downloaded file was deleted"
+        )
+    if h_md5 is not None and h_md5.hexdigest() != entry.md5:
+        raise _MirrorFailed(
+            f"{url}: md5 mismatch (expected the published {entry.md5}, got {h_md5.hexdigest()}); "
+            f"the downloaded file was deleted"
         )
     return digest
 

@@ -59,6 +59,10 @@ __all__ = [
     "resolve_weights",
     "missing_instruction",
     "load_checkpoint",
+    "load_torchscript",
+    "md5_file",
+    "entry_for_file",
+    "published_checksum_matches",
     "build",
     "build_vgg16_features_pool3",
     "build_alexnet_features",
@@ -112,6 +116,9 @@ class WeightsEntry:
 
     ``urls`` are mirrors tried in order; ``sha256``/``size`` are ``None`` when not
     known (then a file is accepted by name only and downloads are not checked).
+    ``md5`` is a checksum its publisher gives where no sha256 is published (IOPaint
+    publishes MD5s for its TorchScript files): downloads are checked against it, and
+    :func:`load_torchscript` refuses a file that does not match it.
     ``builder`` is ``"module:function"``; the function is called as
     ``builder(path, **kwargs)`` and returns the network (see :func:`build`).
     ``aliases`` are other names (the file name is always accepted too);
@@ -126,6 +133,7 @@ class WeightsEntry:
     sha256: str | None = None
     size: int | None = None
     license: str = ""
+    md5: str | None = None
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     builder: str | None = None
     aliases: tuple[str, ...] = ()
@@ -136,6 +144,8 @@ class WeightsEntry:
     def __post_init__(self) -> None:
         if self.sha256 is not None and (len(self.sha256) != 64 or not all(c in "0123456789abcdef" for c in self.sha256)):
             raise ValueError(f"{self.name}: sha256 must be 64 lower-case hex digits")
+        if self.md5 is not None and (len(self.md5) != 32 or not all(c in "0123456789abcdef" for c in self.md5)):
+            raise ValueError(f"{self.name}: md5 must be 32 lower-case hex digits")
         if "/" in self.filename or "\\" in self.filename:
             raise ValueError(f"{self.name}: filename must be a bare file name")
 
@@ -240,6 +250,64 @@ def _deepfill_entries() -> list[WeightsEntry]:
     return out
 
 
+# The learned fills object-removal tools default to, as IOPaint serves them: TorchScript
+# traces published on github.com/Sanster/models with an MD5 each (IOPaint's lama.py and
+# mi_gan.py). No sha256 is published and these machines cannot download them, so ``sha256``
+# and ``size`` stay unknown (a wrong exact size or hash here would refuse the real file):
+# ``remove-people models fetch lama`` checks the MD5, and the sha256 of the file it got is
+# shown by ``remove-people models verify``; record it here once someone has downloaded it.
+_TORCHSCRIPT_LOADER = "remove_people.models.weights:load_torchscript"
+_LAMA_PRE = Preprocessing(
+    value_range=(0.0, 1.0),
+    mask_polarity="1 = hole",
+    native_size=256,
+    size_multiple=8,
+    notes="TorchScript forward(image, mask): image (B,3,H,W) RGB in [0, 1], mask (B,1,H,W) 1 inside the hole; "
+    "returns mask*prediction + (1-mask)*image in [0, 1]; trained on 256x256 crops, runs at higher resolutions "
+    "(Fourier convolutions); H and W multiples of 8 (three stride-2 downsamplings)",
+)
+_MIGAN_PRE = Preprocessing(
+    value_range=(-1.0, 1.0),
+    mask_polarity="1 = known (channel 0 is known - 0.5: +0.5 known, -0.5 hole)",
+    native_size=512,
+    size_multiple=512,
+    notes="TorchScript forward(x): x (B,4,512,512) = cat(known - 0.5, rgb * known), rgb = x/127.5 - 1; "
+    "returns RGB (B,3,512,512) in [-1, 1]; exactly 512x512 (the trace holds fixed-size noise buffers)",
+)
+
+
+def _torchscript_inpainter_entries() -> list[WeightsEntry]:
+    """big-lama and MI-GAN-512 as IOPaint downloads them (URL and MD5 from its lama.py / mi_gan.py)."""
+    return [
+        WeightsEntry(
+            name="lama",
+            role=Role.INPAINTER,
+            filename="big-lama.pt",
+            urls=("https://github.com/Sanster/models/releases/download/add_big_lama/big-lama.pt",),
+            md5="e3aa4aaa15225a33ec84f9f4bc47e500",
+            license="Apache-2.0 (LaMa code and big-lama weights, advimman/lama)",
+            preprocessing=_LAMA_PRE,
+            builder=_TORCHSCRIPT_LOADER,
+            aliases=("big-lama",),
+            description="big-lama (Suvorov et al. 2022, Fourier convolutions, Places-Challenge), TorchScript; about 200 MB",
+            source="IOPaint iopaint/model/lama.py (URL, MD5); weights github.com/advimman/lama",
+        ),
+        WeightsEntry(
+            name="migan",
+            role=Role.INPAINTER,
+            filename="migan_traced.pt",
+            urls=("https://github.com/Sanster/models/releases/download/migan/migan_traced.pt",),
+            md5="76eb3b1a71c400ee3290524f7a11b89c",
+            license="MIT (MI-GAN weights, Picsart-AI-Research/MI-GAN LICENSE-WEIGHTS)",
+            preprocessing=_MIGAN_PRE,
+            builder=_TORCHSCRIPT_LOADER,
+            aliases=("mi-gan", "migan-512"),
+            description="MI-GAN 512 Places2 (Sargsyan et al. 2023, mobile inpainting), TorchScript trace; about 27 MB",
+            source="IOPaint iopaint/model/mi_gan.py (URL, MD5); weights github.com/Picsart-AI-Research/MI-GAN",
+        ),
+    ]
+
+
 _BUILTIN: list[WeightsEntry] = [
     *_ultralytics_entries(),
     # The shared YOLO files are *not* the official release files: they were rebuilt
@@ -273,6 +341,7 @@ _BUILTIN: list[WeightsEntry] = [
         source="../shared/weights/SOURCES.md (no public URL)",
     ),
     *_deepfill_entries(),
+    *_torchscript_inpainter_entries(),
     WeightsEntry(
         name="vgg16-features-pool3",
         role=Role.LOSS_BACKBONE,
@@ -476,6 +545,58 @@ def sha256_file(path: str | os.PathLike[str], *, persist: bool = True) -> str:
     return digest
 
 
+def md5_file(path: str | os.PathLike[str]) -> str:
+    """The MD5 (hex) of a file, memoised like :func:`sha256_file` (key prefixed ``md5|``).
+
+    Only for entries whose publisher gives an MD5 and no sha256 (IOPaint's TorchScript
+    files); it is computed once, when such a file is first loaded, not on every run.
+    """
+    p = Path(path)
+    key = ("md5|" + str(p.resolve()), *_hash_key(p)[1:])
+    text_key = "|".join(map(str, key))
+    with _LOCK:
+        if key in _HASH_MEMO:
+            return _HASH_MEMO[key]
+    cached = _disk_memo_load().get(text_key)
+    if cached:
+        with _LOCK:
+            _HASH_MEMO[key] = cached
+        return cached
+    h = hashlib.md5(usedforsecurity=False)
+    with open(p, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    with _LOCK:
+        _HASH_MEMO[key] = digest
+    _disk_memo_store(key, digest)
+    return digest
+
+
+def entry_for_file(path: str | os.PathLike[str]) -> WeightsEntry | None:
+    """The table entry a file is, by sha256, else by a published MD5 (hashed only if some entry has one)."""
+    known = entry_for_sha256(sha256_file(path))
+    if known is not None:
+        return known
+    md5_entries = [e for e in WEIGHTS.values() if e.md5 is not None and e.sha256 is None]
+    if not md5_entries:
+        return None
+    digest = md5_file(path)
+    return next((e for e in md5_entries if e.md5 == digest), None)
+
+
+def published_checksum_matches(path: str | os.PathLike[str], entry: WeightsEntry) -> bool | None:
+    """Whether ``path`` has ``entry``'s published checksum: its sha256 when known, else its MD5.
+
+    ``None`` when the entry publishes neither (then nothing can vouch for the file).
+    """
+    if entry.sha256 is not None:
+        return sha256_file(path) == entry.sha256
+    if entry.md5 is not None:
+        return md5_file(path) == entry.md5
+    return None
+
+
 def remember_sha256(path: str | os.PathLike[str], digest: str) -> None:
     """Record a hash computed elsewhere (the downloader hashes while streaming)."""
     p = Path(path)
@@ -563,7 +684,12 @@ def find_local(
 def missing_instruction(entry: WeightsEntry, *, model_dir: str | os.PathLike[str] | None = None) -> str:
     """One sentence saying which file (name, sha256) to put in which folder(s), and where to get it."""
     folders = [str(d) for d in model_dirs(model_dir)] + [str(cache_dir())]
-    sha = f"sha256 {entry.sha256}" if entry.sha256 else "sha256 not published; any file of this name is accepted"
+    if entry.sha256:
+        sha = f"sha256 {entry.sha256}"
+    elif entry.md5:
+        sha = f"md5 {entry.md5}, checked before it is loaded"
+    else:
+        sha = "sha256 not published; any file of this name is accepted"
     size = f", {entry.size} bytes" if entry.size else ""
     msg = f"put {entry.filename} ({sha}{size}) into {' or '.join(folders)}"
     if not model_dirs(model_dir):
@@ -699,6 +825,57 @@ def load_checkpoint(
         return torch.load(p, map_location=map_location, weights_only=False)
     except Exception as exc:
         raise WeightsError(f"{p}: cannot load ({type(exc).__name__}: {exc})") from exc
+
+
+
+def load_torchscript(
+    path: str | os.PathLike[str],
+    entry: WeightsEntry | str | None = None,
+    *,
+    trust: bool = False,
+    map_location: Any = "cpu",
+    trust_setting: str = "trust_weights=true",
+) -> Any:
+    """``torch.jit.load`` of a TorchScript file, only once its published checksum matches.
+
+    Why a gate: a TorchScript archive carries code and pickled data that run when it
+    loads, so, like full pickles (:func:`load_checkpoint`), only a file the table vouches
+    for is loaded: its sha256, or its publisher's MD5, must match ``entry`` (a name or an
+    entry; when ``None``, any table entry, see :func:`entry_for_file`, so that
+    ``build("lama")`` works). ``trust=True`` (the
+    plugins' ``trust_weights``; ``trust_setting`` names it in the refusal) loads any file;
+    use it only for files you trust.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(f"weight file not found: {p}")
+    if not trust:
+        e = get_entry(entry) if entry is not None else entry_for_file(p)
+        ok = published_checksum_matches(p, e) if e is not None else None
+        if not ok:
+            if e is None or ok is None:
+                why = "its sha256 is not in the weights table" if e is None else f"{e.name!r} publishes no checksum"
+            else:
+                algo, want, got = ("sha256", e.sha256, sha256_file(p)) if e.sha256 else ("md5", e.md5, md5_file(p))
+                why = f"its {algo} {got} is not the published {want} of {e.name!r} ({e.filename}); it is damaged or another file"
+            raise WeightsError(
+                f"{p}: refused to load: a TorchScript file runs code when it loads, and {why}; "
+                f"delete it and fetch it again (remove-people models fetch {e.name if e else 'NAME'}), "
+                f"or pass {trust_setting} only if you trust where it came from"
+            )
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            # recent torch (2.14 here) marks TorchScript deprecated; the published files are TorchScript, and the
+            # warning would only alarm users (the note on what replaces it is in docs/weights.md).
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*torch.jit")
+            module = torch.jit.load(str(p), map_location=map_location)
+    except Exception as exc:  # a truncated archive, or not TorchScript at all
+        raise WeightsError(f"{p}: cannot read as a TorchScript file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    return module.eval()
 
 
 def _import(target: str) -> Callable[..., Any]:

@@ -25,3 +25,5 @@ INPAINTERS.register_lazy("ns", "remove_people.stages.inpaint.opencv:NavierStokes
 INPAINTERS.register_lazy("patchmatch", "remove_people.stages.inpaint.patchmatch:PatchMatchInpainter")
 INPAINTERS.register_lazy("deepfillv2", "remove_people.stages.inpaint.deepfillv2:DeepFillv2Inpainter")
 INPAINTERS.register_lazy("pconv", "remove_people.stages.inpaint.pconv:PConvInpainter")
+INPAINTERS.register_lazy("lama", "remove_people.stages.inpaint.lama:LamaInpainter")
+INPAINTERS.register_lazy("migan", "remove_people.stages.inpaint.migan:MiganInpainter")

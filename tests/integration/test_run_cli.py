@@ -204,7 +204,7 @@ def test_output_inside_input_is_refused(png_inputs: Path, capsys) -> None:
 
 
 def test_unknown_plugin_is_a_usage_error(png_inputs: Path, capsys) -> None:
-    code = main(["run", str(png_inputs), "--inpainter", "lama", "--quiet"])
+    code = main(["run", str(png_inputs), "--inpainter", "no-such-fill", "--quiet"])
     assert code == 2 and "valid inpainters" in capsys.readouterr().err
 
 

@@ -54,7 +54,7 @@ def test_config_file_overlay(tmp_path) -> None:
 
 def test_unknown_plugin_lists_valid_names() -> None:
     with pytest.raises(UsageError, match="valid inpainters: .*patchmatch.*telea"):
-        build_stage("inpaint", "lama")
+        build_stage("inpaint", "no-such-fill")
 
 
 def test_bad_value_type_is_a_usage_error() -> None:
