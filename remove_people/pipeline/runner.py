@@ -468,7 +468,7 @@ class Pipeline:
                 w.persons,
                 str(w.out_path),
                 hole_fraction=round(w.hole_fraction, 4),
-                large_hole=changed and w.hole_fraction >= float(run.get("large_hole_warning") or 1.0),
+                large_hole=bool(changed) and w.hole_fraction >= float(run.get("large_hole_warning") or 1.0),
             )
         except OSError as err:
             if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) and not self._stop_reason:
