@@ -210,7 +210,8 @@ def _run_with_progress(cfg: Any, inputs: Any, out_dir: Path, console: Console, q
         summary = executor.run(inputs, out_dir, cache, on_progress=on_progress, on_message=on_message)
     if verbose:
         for o in summary.outcomes:
-            err_console.print(f"{o.status:9s} {o.rel} persons={o.persons}", markup=False)
+            hole = f" hole={o.hole_fraction:.0%}" + (" (large: look at it)" if o.large_hole else "") if o.hole_fraction else ""
+            err_console.print(f"{o.status:9s} {o.rel} persons={o.persons}{hole}", markup=False)
     return summary
 
 

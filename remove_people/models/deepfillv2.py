@@ -244,6 +244,10 @@ class ContextualAttention(nn.Module):
 
     Each batch item uses its own mask. Computed in float32 whatever the input
     dtype: the squared norms of 864-element patches overflow float16.
+
+    ``exclude`` (optional, (N, 1, H, W), 1 = never borrow from here) marks persons who stay
+    in the photo: patches touching them get weight 0 like patches touching the hole, so
+    their features are never pasted into it. Without it the output is the reference's.
     """
 
     softmax_scale = 10.0
@@ -256,7 +260,7 @@ class ContextualAttention(nn.Module):
         self.fuse = layout == "pt"
         self.align_corners = layout == "tf"
 
-    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, exclude: torch.Tensor | None = None) -> torch.Tensor:
         dtype = features.dtype
         x = features.float()
         n, c, h, w = x.shape
@@ -287,6 +291,11 @@ class ContextualAttention(nn.Module):
         if m.shape[-2:] != (sh, sw):
             raise ValueError(f"mask {tuple(mask.shape)} does not match features {tuple(features.shape)}")
         touched = F.max_pool2d((m > 0).float(), kernel_size=3, stride=1, padding=1)
+        if exclude is not None:
+            # Any excluded pixel under a 1/8-scale cell rules the cell out (max, not nearest, pooling).
+            stride = self.feature_stride * rate
+            ex = F.max_pool2d((exclude.float() > 0).float(), kernel_size=stride, stride=stride)
+            touched = torch.maximum(touched, F.max_pool2d(ex, kernel_size=3, stride=1, padding=1))
         valid = (touched == 0).float().view(n, sh * sw, 1)  # over background patches l
 
         attention = torch.softmax(scores * valid * self.softmax_scale, dim=1) * valid  # [N, L, P]
@@ -342,7 +351,10 @@ class DeepFillv2Generator(nn.Module):
             x = layer(x)
         return x
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, exclude: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``exclude`` (1 = persons who stay) is passed to the contextual attention: never borrowed from."""
         if x.shape[-2] % 8 or x.shape[-1] % 8:
             raise ValueError(f"DeepFillv2 needs sizes that are multiples of 8, got {tuple(x.shape[-2:])}")
         mask = mask.to(x.dtype)
@@ -351,7 +363,7 @@ class DeepFillv2Generator(nn.Module):
         xnow = stage1 * mask + x[:, :3] * (1.0 - mask)
         hallu = self._run(self.hallu, xnow)
         attn = self._run(self.attn_enc, xnow)
-        attn = self._run(self.attn_dec, self.attn(attn, mask))
+        attn = self._run(self.attn_dec, self.attn(attn, mask, exclude))
         stage2 = torch.tanh(self._run(self.merge, torch.cat([hallu, attn], dim=1)))
         return stage1, stage2
 

@@ -8,7 +8,7 @@ misses only refine and inpaint, and renaming or moving a photo costs nothing.
 Layout (real files a person can open)::
 
     <root>/detect/ab/abcd…/meta.json, instance_000.png, …
-    <root>/refine/ab/abcd…/meta.json, mask.png
+    <root>/refine/ab/abcd…/meta.json, mask.png[, exclude.png]
     <root>/inpaint/ab/abcd…/meta.json, result.png
 
 An entry is written into a hidden temp folder and renamed into place in one step,
@@ -193,20 +193,26 @@ class ArtifactCache:
             recs.append({"mask": name, "score": inst.score, "label": inst.label, "class_id": inst.class_id, "box": list(inst.box or ())})
         self._write("detect", key, {"instances": recs, **info}, files)
 
-    def get_mask(self, key: str) -> tuple[np.ndarray, dict[str, Any]] | None:
-        """The refined mask and the entry's metadata (e.g. how many persons it removes)."""
+    def get_mask(self, key: str) -> tuple[np.ndarray, dict[str, Any], np.ndarray | None] | None:
+        """The refined mask, the entry's metadata (e.g. how many persons it removes), and the
+        source-exclusion mask (255 = persons that stay; ``None`` when there are none)."""
         entry = self._read("refine", key)
         self._count("refine", entry is not None)
         if entry is None:
             return None
-        mask = _decode_png(entry[1]["mask.png"], color=False)
-        if mask is None:
+        meta, files = entry
+        mask = _decode_png(files["mask.png"], color=False)
+        exclude = _decode_png(files["exclude.png"], color=False) if "exclude.png" in files else None
+        if mask is None or ("exclude.png" in files and (exclude is None or exclude.shape != mask.shape)):
             self._discard_corrupt("refine", self.entry_dir("refine", key), ValueError("undecodable mask"))
             return None
-        return mask, entry[0]
+        return mask, meta, exclude
 
-    def put_mask(self, key: str, mask: np.ndarray, info: dict[str, Any]) -> None:
-        self._write("refine", key, info, {"mask.png": _encode_png(mask)})
+    def put_mask(self, key: str, mask: np.ndarray, info: dict[str, Any], exclude: np.ndarray | None = None) -> None:
+        files = {"mask.png": _encode_png(mask)}
+        if exclude is not None:
+            files["exclude.png"] = _encode_png(exclude)
+        self._write("refine", key, info, files)
 
     def get_result(self, key: str) -> np.ndarray | None:
         entry = self._read("inpaint", key)

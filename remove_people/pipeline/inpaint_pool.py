@@ -141,7 +141,7 @@ def _started() -> None:
     """A no-op task: submitting one per worker makes the pool start them all at once."""
 
 
-def run_inpaint(stage: Any, image: np.ndarray, mask: np.ndarray) -> InpaintReply:
+def run_inpaint(stage: Any, image: np.ndarray, mask: np.ndarray, exclude: np.ndarray | None = None) -> InpaintReply:
     """Fill one photo with ``stage``, turning a per-photo failure into a reply (here or in a worker)."""
     import cv2
 
@@ -149,21 +149,22 @@ def run_inpaint(stage: Any, image: np.ndarray, mask: np.ndarray) -> InpaintReply
 
     t = time.perf_counter()
     try:
-        return InpaintReply(stage.inpaint(image, mask), time.perf_counter() - t)
+        out = stage.inpaint(image, mask, exclude) if exclude is not None else stage.inpaint(image, mask)
+        return InpaintReply(out, time.perf_counter() - t)
     except RemovePeopleError as err:
         return InpaintReply(None, time.perf_counter() - t, short_reason(err), known=True)
     except (ValueError, RuntimeError, MemoryError, cv2.error) as err:
         return InpaintReply(None, time.perf_counter() - t, f"{type(err).__name__}: {err}")
 
 
-def _inpaint_in_worker(image: np.ndarray, mask: np.ndarray) -> InpaintReply:
+def _inpaint_in_worker(image: np.ndarray, mask: np.ndarray, exclude: np.ndarray | None = None) -> InpaintReply:
     if "torch" in sys.modules:  # set lazily: only torch inpainters pay for importing torch
         import torch
 
         if torch.get_num_threads() != _THREADS:
             torch.set_num_threads(_THREADS)
     try:
-        return run_inpaint(_STAGE, image, mask)
+        return run_inpaint(_STAGE, image, mask, exclude)
     except Exception as err:  # noqa: BLE001 - an odd plugin exception must not break the pool
         return InpaintReply(None, 0.0, f"{type(err).__name__}: {err}")
 
@@ -209,17 +210,17 @@ class InpaintPool:
             self._pool = pool
         return self._pool
 
-    def submit(self, image: np.ndarray, mask: np.ndarray) -> Future:
+    def submit(self, image: np.ndarray, mask: np.ndarray, exclude: np.ndarray | None = None) -> Future:
         """Fill ``mask`` in ``image`` in a worker; the future yields an ``InpaintReply``.
 
         The future carries ``generation``: pass it to ``restart`` if it fails with
         ``BrokenProcessPool``.
         """
         try:
-            fut = self._executor().submit(_inpaint_in_worker, image, mask)
+            fut = self._executor().submit(_inpaint_in_worker, image, mask, exclude)
         except BrokenProcessPool:
             self.restart(self.generation)
-            fut = self._executor().submit(_inpaint_in_worker, image, mask)
+            fut = self._executor().submit(_inpaint_in_worker, image, mask, exclude)
         fut.generation = self.generation  # type: ignore[attr-defined]
         return fut
 

@@ -300,7 +300,7 @@ class RayExecutor:
         for i, it in enumerate(items):
             out_path = driver.output_path(out_dir, it)
             if skip_existing and out_path.exists():
-                done.append((i, ImageOutcome(it.rel, "skipped", output=str(out_path))))
+                done.append((i, ImageOutcome(it.rel, "skipped", output=str(out_path), skip_reason="exists")))
                 continue
             resolved = str(out_path.resolve())
             rows.append({"idx": i, "path": str(it.path), "rel": it.rel, "out": str(out_path),

@@ -52,13 +52,18 @@ class _Work:
     keys: dict[str, str] = field(default_factory=dict)
     instances: list[Instance] | None = None
     mask: np.ndarray | None = None
+    #: Persons that stay in the photo (255): never a source for the fill (``Selector.source_exclusion``).
+    exclude: np.ndarray | None = None
     persons: int = 0
     result: np.ndarray | None = None
     frame_extra: dict = field(default_factory=dict)
     #: The refined mask was not in the cache: it is computed (detect → select → refine) this run.
     fresh_mask: bool = False
-    #: Set when a stage failed for this image; later stages skip it and it is not written.
+    #: Set when a stage failed for this image (or it is skipped on purpose, e.g. its hole is too
+    #: large for ``run.max_hole_fraction``); later stages skip it and it is not written.
     failed: ImageOutcome | None = None
+    #: The share of the frame the refined mask repaints (0..1), for the large-hole warning.
+    hole_fraction: float = 0.0
 
 
 class Pipeline:
@@ -157,7 +162,7 @@ class Pipeline:
                     out_path = self.output_path(out_dir, it)
                     if skip_existing and out_path.exists():
                         f: Future = Future()
-                        f.set_result(ImageOutcome(it.rel, "skipped", output=str(out_path)))
+                        f.set_result(ImageOutcome(it.rel, "skipped", output=str(out_path), skip_reason="exists"))
                         futs.append(f)
                     else:
                         futs.append(pool.submit(load, _Work(it, out_path)))
@@ -266,6 +271,30 @@ class Pipeline:
         self.detect_batch(works, summary)
         self.refine_batch(works, summary)
 
+    def check_hole_sizes(self, works: list[_Work]) -> None:
+        """Measure how much of each frame is repainted; skip photos over ``run.max_hole_fraction``.
+
+        Why: when the hole covers most of the frame (a close-up), no fill can come out
+        well. The runner says so per photo (``ImageOutcome.large_hole``, ``--verbose``,
+        ``--json``, the summary), and ``run.max_hole_fraction`` lets a user leave such
+        photos out instead of getting a result that is mostly invented.
+        """
+        limit = self.config.run.get("max_hole_fraction")
+        for w in works:
+            if w.failed is not None or w.mask is None:
+                continue
+            w.hole_fraction = float(np.count_nonzero(w.mask)) / max(1, w.mask.size)
+            if limit is not None and w.hole_fraction > float(limit):
+                w.failed = ImageOutcome(
+                    w.item.rel,
+                    "skipped",
+                    w.persons,
+                    message=f"{w.item.rel}: not written: the removed region covers {w.hole_fraction:.0%} of the frame "
+                    f"(run.max_hole_fraction {float(limit):g}); raise it to process this photo",
+                    hole_fraction=round(w.hole_fraction, 4),
+                    skip_reason="large-hole",
+                )
+
     def _collect(
         self, inflight: deque, summary: RunSummary, pending_writes: list[Future], pool: ThreadPoolExecutor, keep: int
     ) -> None:
@@ -276,7 +305,7 @@ class Pipeline:
                 self._finish_inpaint(w, fut, summary)
             if w.failed is not None:
                 summary.outcomes.append(w.failed)
-                self.on_message(f"failed: {w.failed.message}")
+                self.on_message(f"{w.failed.status}: {w.failed.message}")
             else:
                 pending_writes.append(pool.submit(self.write_one, w, summary))
 
@@ -288,7 +317,7 @@ class Pipeline:
         for w in works:
             got = self.cache.get_mask(w.keys["refine"])
             if got is not None:
-                w.mask, meta = got
+                w.mask, meta, w.exclude = got
                 w.persons = int(meta.get("persons", 0))
                 if w.mask.any():
                     w.result = self.cache.get_result(w.keys["inpaint"])
@@ -339,11 +368,14 @@ class Pipeline:
         for w in works:
             if not w.fresh_mask or w.failed is not None:
                 continue
-            remove, protect = self.selector.select(w.instances or [], w.loaded.rgb.shape[:2], w.item)
+            instances = w.instances or []
+            remove, protect = self.selector.select(instances, w.loaded.rgb.shape[:2], w.item)
             w.persons = sum(1 for i in remove if i.is_person)
             w.mask = self.refiner.refine(w.loaded.rgb, remove, protect) if remove else np.zeros(w.loaded.rgb.shape[:2], np.uint8)
+            w.exclude = self.selector.source_exclusion(instances, remove, w.mask) if remove else None
             self._computed.add(f"refine:{self.refiner.name}")
-            self.cache.put_mask(w.keys["refine"], w.mask, {"image": w.item.rel, "persons": w.persons})
+            self.cache.put_mask(w.keys["refine"], w.mask, {"image": w.item.rel, "persons": w.persons}, w.exclude)
+        self.check_hole_sizes(works)  # cached masks too: every executor calls this method
         self._add_time(summary, "refine", time.perf_counter() - t)
 
     def inpaint_batch(self, works: list[_Work], summary: RunSummary) -> None:
@@ -380,9 +412,9 @@ class Pipeline:
                 return None
         pool = self._inpaint_pool()
         if pool is not None:
-            return pool.submit(w.loaded.rgb, w.mask)
+            return pool.submit(w.loaded.rgb, w.mask, w.exclude)
         done: Future = Future()
-        done.set_result(run_inpaint(self.inpainter, w.loaded.rgb, w.mask))
+        done.set_result(run_inpaint(self.inpainter, w.loaded.rgb, w.mask, w.exclude))
         return done
 
     def _finish_inpaint(self, w: _Work, fut: Future, summary: RunSummary, retried: bool = False) -> None:
@@ -394,7 +426,7 @@ class Pipeline:
             assert self._pool is not None
             self._pool.restart(getattr(fut, "generation", -1))
             if not retried:
-                self._finish_inpaint(w, self._pool.submit(w.loaded.rgb, w.mask), summary, retried=True)
+                self._finish_inpaint(w, self._pool.submit(w.loaded.rgb, w.mask, w.exclude), summary, retried=True)
                 return
             reply = InpaintReply(None, 0.0, "the inpainting worker process died twice (out of memory?); run again to retry")
         self._add_time(summary, "inpaint", reply.seconds)
@@ -430,7 +462,14 @@ class Pipeline:
                 atomic_write_bytes(w.out_path.with_name(w.out_path.stem + ".mask.png"), buf.tobytes())
             if run.get("compare") and changed:
                 atomic_write_bytes(w.out_path.with_name(w.out_path.stem + ".compare.jpg"), compare_image(w.loaded.rgb, w.mask, w.result))
-            return ImageOutcome(w.item.rel, "changed" if changed else "unchanged", w.persons, str(w.out_path))
+            return ImageOutcome(
+                w.item.rel,
+                "changed" if changed else "unchanged",
+                w.persons,
+                str(w.out_path),
+                hole_fraction=round(w.hole_fraction, 4),
+                large_hole=bool(changed) and w.hole_fraction >= float(run.get("large_hole_warning") or 1.0),
+            )
         except OSError as err:
             if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) and not self._stop_reason:
                 self._stop_reason = (

@@ -24,6 +24,12 @@ class ImageOutcome:
     persons: int = 0
     output: str | None = None
     message: str | None = None
+    #: Share of the frame that was repainted (0..1).
+    hole_fraction: float = 0.0
+    #: The hole covers at least ``run.large_hole_warning`` of the frame: look at this result.
+    large_hole: bool = False
+    #: Why a ``skipped`` photo was skipped: ``exists`` (--skip-existing) or ``large-hole``.
+    skip_reason: str | None = None
 
 
 @dataclass
@@ -50,6 +56,14 @@ class RunSummary:
     def failures(self) -> list[ImageOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
 
+    @property
+    def large_holes(self) -> list[ImageOutcome]:
+        """Photos whose result is mostly invented (close-ups): written, but worth a look."""
+        return [o for o in self.outcomes if o.large_hole]
+
+    def skipped_for(self, reason: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == "skipped" and (o.skip_reason or "exists") == reason)
+
     def stage_cached(self, stage: str) -> bool:
         """True if the stage did no work: every look-up hit (or none was needed)."""
         return self.cache_misses.get(stage, 0) == 0
@@ -67,6 +81,7 @@ class RunSummary:
             "unchanged": self.count("unchanged"),
             "skipped": self.count("skipped"),
             "failed": self.count("failed"),
+            "large_holes": [o.rel for o in self.large_holes],
             "interrupted": self.interrupted,
             "exit_code": self.exit_code(),
             "wall_seconds": round(self.wall_seconds, 3),
@@ -92,10 +107,13 @@ class RunSummary:
             ("persons found", self.persons),
             ("changed", self.count("changed")),
             ("unchanged (no person)", self.count("unchanged")),
-            ("skipped (output exists)", self.count("skipped")),
+            ("skipped (output exists)", self.skipped_for("exists")),
+            ("skipped (hole too large)", self.skipped_for("large-hole")),
             ("failed", self.count("failed")),
+            ("large holes (look at these)", len(self.large_holes)),
         ):
-            t.add_row(label, str(value))
+            if value or not label.startswith(("skipped (hole", "large holes")):
+                t.add_row(label, str(value))
         t.add_row("wall time", f"{self.wall_seconds:.1f} s" + (f" ({n / self.wall_seconds:.2f} img/s)" if self.wall_seconds > 0 and n else ""))
         console.print(t)
         s = Table(title="stages", header_style="bold")
@@ -116,5 +134,9 @@ class RunSummary:
             console.print(f"models loaded: {', '.join(self.models_loaded)}")
         else:
             console.print("models loaded: none (everything came from the cache)")
+        if self.large_holes:
+            names = [f"{o.rel} ({o.hole_fraction:.0%})" for o in self.large_holes]
+            more = f" and {len(names) - 10} more (--json lists all)" if len(names) > 10 else ""
+            console.print(f"large holes, mostly invented (look at these): {', '.join(names[:10])}{more}", markup=False)
         if self.interrupted:
             console.print("[yellow]interrupted: finished outputs are complete; run the same command again to resume[/]")

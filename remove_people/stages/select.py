@@ -61,7 +61,11 @@ class SelectParams:
     accessories: the class names that count as accessories.
     accessory_touch: pixels within this distance of a person's mask count as touching it.
     accessory_overlap: an object is attached to a person when at least this fraction of its
-    pixels overlaps or touches the person's mask."""
+    pixels overlaps or touches the person's mask.
+    exclude_sources: persons that stay in the photo (kept, or not selected for removal) are never
+    a source for inpainters that copy from the photo, so nobody's face is cloned into a hole.
+    exclude_grow: how far, in pixels, that no-source region reaches beyond their masks (their
+    outline, hair and blur lie outside the detector's mask)."""
 
     keep: Any = None
     keep_mask: str | None = None
@@ -72,6 +76,8 @@ class SelectParams:
     accessories: list[str] = field(default_factory=lambda: list(ACCESSORY_COCO_IDS))
     accessory_touch: int = 3
     accessory_overlap: float = 0.01
+    exclude_sources: bool = True
+    exclude_grow: int = 9
 
 
 def accessory_class_ids(names: list[str]) -> list[int]:
@@ -113,6 +119,8 @@ class Selector:
             )
         if params.keep_mask and not Path(params.keep_mask).is_file():
             raise UsageError(f"--keep-mask {params.keep_mask}: no such file; give a mask image (white = keep)")
+        if not 0 <= params.exclude_grow <= 256:
+            raise UsageError(f"select.exclude_grow: expected 0..256 pixels, got {params.exclude_grow}")
         if params.accessory_touch < 0 or not 0.0 <= params.accessory_overlap <= 1.0:
             raise UsageError("select.accessory_touch must be >= 0 and select.accessory_overlap in [0, 1]")
         self._accessories = set(params.accessories or [])
@@ -130,6 +138,8 @@ class Selector:
         if not self.params.with_accessories:  # irrelevant then; keep old cache keys valid
             for k in ("accessories", "accessory_touch", "accessory_overlap"):
                 ident.pop(k, None)
+        if not self.params.exclude_sources:
+            ident.pop("exclude_grow", None)
         return ident
 
     def _keep_region(self, shape: tuple[int, int]) -> np.ndarray | None:
@@ -207,3 +217,28 @@ class Selector:
             for inst in protected:
                 protect |= inst.mask
         return remove, protect
+
+    def source_exclusion(self, instances: list[Instance], remove: list[Instance], hole: np.ndarray) -> np.ndarray | None:
+        """Pixels no inpainter may copy into a hole: every person (and what a kept one carries)
+        that stays in the photo, grown by ``exclude_grow``; uint8, 255 = never a source.
+
+        ``None`` when nothing is excluded (everyone is removed, or ``exclude_sources`` is off).
+        Why here: the selection knows who stays, and the hole (refined mask) is never a source
+        anyway, so only the people left behind need marking.
+        """
+        if not self.params.exclude_sources:
+            return None
+        removed = {id(i) for i in remove}
+        stay = [i for i in instances if id(i) not in removed and (i.is_person or i.label in self._accessories)]
+        if not self.params.with_accessories:
+            stay = [i for i in stay if i.is_person]
+        if not stay:
+            return None
+        out = np.zeros(hole.shape, dtype=np.uint8)
+        for inst in stay:
+            out[inst.mask] = 255
+        g = self.params.exclude_grow
+        if g:
+            out = cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1)))
+        out[hole > 0] = 0
+        return out if out.any() else None

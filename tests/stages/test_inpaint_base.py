@@ -83,7 +83,8 @@ def test_patchmatch_hole_budget_scales_big_holes_only(shared) -> None:
     img = _photo(shared)[:240, :320].copy()
     mask = np.zeros(img.shape[:2], np.uint8)
     cv2.ellipse(mask, (160, 120), (40, 80), 0, 0, 360, 255, -1)  # ~10,000 px: 2.5x the budget
-    crop, crop_hole, scale = pm._prepare(img, mask, hole_regions(mask, 0.5, 32)[0])
+    prep = pm._prepare(img, mask, hole_regions(mask, 0.5, 32)[0])
+    crop, crop_hole, scale = prep.image, prep.hole, prep.scale
     assert scale == pytest.approx((4000 / np.count_nonzero(mask)) ** 0.5, rel=0.02)
     assert np.count_nonzero(crop_hole) >= 4000 * 0.95  # scaled, yet never shrinks the hole itself
     out = pm.inpaint(img, mask)

@@ -54,6 +54,22 @@ class Region:
         return self.y1 - self.y0, self.x1 - self.x0
 
 
+@dataclass
+class Crop:
+    """One window ready for ``fill``: pixels, hole (255 = fill), the scale applied, and
+    (for inpainters that copy from the photo) the pixels that must not be sources."""
+
+    image: np.ndarray
+    hole: np.ndarray
+    scale: float
+    exclude: np.ndarray | None = None
+
+
+def _scale_binary(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a 0/255 mask so that any pixel it partly covers stays set."""
+    return np.where(cv2.resize(mask, size, interpolation=cv2.INTER_AREA) > 0, 255, 0).astype(np.uint8)
+
+
 def as_hole_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Normalise a mask to the hole convention: uint8, (H, W), 255 = fill, 0 = keep."""
     m = np.asarray(mask)
@@ -140,6 +156,12 @@ class Inpainter(Stage):
     #: About how much memory one inpainting worker process of this plugin needs, in MB
     #: (``run.inpaint_workers: auto`` starts no more workers than half the free memory holds).
     worker_memory_mb: ClassVar[int] = 200
+    #: Whether ``fill`` copies pixels from elsewhere in the photo (PatchMatch, attention) and so
+    #: takes ``excludes``: per crop, uint8 (h, w), 255 = a pixel that must never be a source.
+    #: Why: a person the user keeps, or one the detector missed or was unsure of, must not be
+    #: cloned into the hole left by someone removed. Plugins that leave this False get
+    #: ``fill(images, holes)`` as before, so third-party plugins need no change.
+    uses_exclude: ClassVar[bool] = False
 
     @abstractmethod
     def fill(self, images: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
@@ -148,6 +170,8 @@ class Inpainter(Stage):
         images: RGB uint8 (h, w, 3), h and w multiples of ``pad_multiple``.
         holes: uint8 (h, w), 255 = fill. Returns RGB arrays of the same shapes, uint8 or
         float in [0, 255]; only their hole pixels are used.
+        A plugin with ``uses_exclude`` also takes ``excludes=`` (one uint8 (h, w) per crop,
+        255 = never copy from here) whenever the photo has persons that stay.
         """
 
     def uses_accelerator(self) -> bool:
@@ -160,13 +184,22 @@ class Inpainter(Stage):
 
     # -- the shared strategy -------------------------------------------------------------
 
-    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Fill ``mask`` (255 = hole) in ``image`` (RGB uint8); pixels outside the mask are returned unchanged."""
+    def inpaint(self, image: np.ndarray, mask: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+        """Fill ``mask`` (255 = hole) in ``image`` (RGB uint8); pixels outside the mask are returned unchanged.
+
+        ``exclude`` (same size, non-zero = never copy from here) marks persons that stay in the
+        photo; inpainters that copy from the photo (``uses_exclude``) take no source from it.
+        """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}")
         hole = as_hole_mask(mask, image.shape[:2])
         if not hole.any():
             return image.copy()
+        if exclude is not None:
+            exclude = np.where(as_hole_mask(exclude, image.shape[:2]) > 0, 255, 0).astype(np.uint8)
+            exclude[hole > 0] = 0  # hole pixels are never sources anyway
+            if not exclude.any() or not self.uses_exclude:
+                exclude = None
         p = self.params
         if p.strategy == "full":
             regions = [Region(0, 0, image.shape[0], image.shape[1])]
@@ -175,37 +208,52 @@ class Inpainter(Stage):
         else:
             raise ValueError(f"unknown inpaint strategy {p.strategy!r}; valid: crop, full")
 
-        prepared = [self._prepare(image, hole, r) for r in regions]
-        crops = [c for c, _, _ in prepared]
-        crop_holes = [m for _, m, _ in prepared]
-        if self.batch_crops:
+        prepared = [self._prepare(image, hole, r, exclude) for r in regions]
+        crops = [c.image for c in prepared]
+        crop_holes = [c.hole for c in prepared]
+        if exclude is not None:
+            crop_excludes = [c.exclude for c in prepared]
+            if self.batch_crops:
+                filled = self.fill(crops, crop_holes, excludes=crop_excludes)  # type: ignore[call-arg]
+            else:
+                filled = [self.fill([c], [m], excludes=[e])[0] for c, m, e in zip(crops, crop_holes, crop_excludes)]  # type: ignore[call-arg]
+        elif self.batch_crops:
             filled = self.fill(crops, crop_holes)
         else:
             filled = [self.fill([c], [m])[0] for c, m in zip(crops, crop_holes)]
 
         result = image.copy()
-        for region, (_, _, scale), out in zip(regions, prepared, filled):
-            self._paste(result, image, hole, region, np.asarray(out), scale)
+        for region, crop, out in zip(regions, prepared, filled):
+            self._paste(result, image, hole, region, np.asarray(out), crop.scale)
         return result
 
-    def _prepare(self, image: np.ndarray, hole: np.ndarray, r: Region) -> tuple[np.ndarray, np.ndarray, float]:
-        """Cut, scale down if needed, and pad one window; returns (crop, crop_hole, scale)."""
+    def _prepare(self, image: np.ndarray, hole: np.ndarray, r: Region, exclude: np.ndarray | None = None) -> "Crop":
+        """Cut, scale down if needed, and pad one window (and its exclusion mask, the same way)."""
         crop = image[r.y0 : r.y1, r.x0 : r.x1]
         crop_hole = hole[r.y0 : r.y1, r.x0 : r.x1]
+        crop_ex = exclude[r.y0 : r.y1, r.x0 : r.x1] if exclude is not None else None
         h, w = crop.shape[:2]
         scale = self.window_scale(h, w, int(np.count_nonzero(crop_hole))) if self.params.strategy == "crop" else 1.0
         if scale < 1.0:
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
             crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-            # Any partially covered pixel stays a hole: scaling must never shrink the hole.
-            crop_hole = np.where(cv2.resize(crop_hole, size, interpolation=cv2.INTER_AREA) > 0, 255, 0).astype(np.uint8)
+            # Any partially covered pixel stays a hole (or excluded): scaling must never shrink either.
+            crop_hole = _scale_binary(crop_hole, size)
+            crop_ex = _scale_binary(crop_ex, size) if crop_ex is not None else None
         k = self.pad_multiple
         ph, pw = (-crop.shape[0]) % k, (-crop.shape[1]) % k
         if ph or pw:
             mode = cv2.BORDER_REFLECT_101 if min(crop.shape[:2]) > 1 else cv2.BORDER_REPLICATE
             crop = cv2.copyMakeBorder(crop, 0, ph, 0, pw, mode)
             crop_hole = cv2.copyMakeBorder(crop_hole, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
-        return np.ascontiguousarray(crop), np.ascontiguousarray(crop_hole), scale
+            if crop_ex is not None:  # the padding mirrors the image, so it mirrors what is excluded too
+                crop_ex = cv2.copyMakeBorder(crop_ex, 0, ph, 0, pw, mode)
+        return Crop(
+            np.ascontiguousarray(crop),
+            np.ascontiguousarray(crop_hole),
+            scale,
+            np.ascontiguousarray(crop_ex) if crop_ex is not None else None,
+        )
 
     def window_scale(self, h: int, w: int, hole_pixels: int) -> float:
         """How much to shrink an ``h`` x ``w`` window before ``fill`` (1.0: not at all).

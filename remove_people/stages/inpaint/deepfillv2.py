@@ -58,6 +58,7 @@ class DeepFillv2Inpainter(Inpainter):
     pad_multiple: ClassVar[int] = 8
     worker_memory_mb: ClassVar[int] = 1000  # measured: two CPU workers added 1.9 GB (BENCHMARKS.md)
     batch_crops: ClassVar[bool] = True
+    uses_exclude: ClassVar[bool] = True  # contextual attention copies features from the photo
 
     def __init__(self, params: Any | None = None) -> None:
         super().__init__(params)
@@ -122,8 +123,12 @@ class DeepFillv2Inpainter(Inpainter):
 
     # -- filling --------------------------------------------------------------------------
 
-    def fill(self, images: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
+    def fill(
+        self, images: list[np.ndarray], holes: list[np.ndarray], excludes: list[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
         """Fill prepared crops, ``batch_size`` at a time; returns float RGB in [0, 255].
+
+        ``excludes`` (255 = a person who stays) are never borrowed from by the contextual attention.
 
         Crops are sorted by size before batching so a batch pads little; a crop
         smaller than its batch is padded (edge pixels repeated, no hole there) at
@@ -142,20 +147,24 @@ class DeepFillv2Inpainter(Inpainter):
             chunk = order[start : start + bs]
             h = max(images[i].shape[0] for i in chunk)
             w = max(images[i].shape[1] for i in chunk)
-            xs, ms = [], []
+            xs, ms, es = [], [], []
             for i in chunk:
                 img = torch.from_numpy(np.ascontiguousarray(images[i])).permute(2, 0, 1).float() / 127.5 - 1.0
                 hole = torch.from_numpy((holes[i] > 127).astype(np.float32))[None]
                 ph, pw = h - img.shape[1], w - img.shape[2]
+                ex = torch.from_numpy((excludes[i] > 127).astype(np.float32))[None] if excludes is not None else None
                 if ph or pw:
                     img = F.pad(img[None], (0, pw, 0, ph), mode="replicate")[0]
                     hole = F.pad(hole, (0, pw, 0, ph))
+                    ex = F.pad(ex[None], (0, pw, 0, ph), mode="replicate")[0] if ex is not None else None
                 xs.append(img)
                 ms.append(hole)
+                es.append(ex)
             image = torch.stack(xs).to(self._device, self._dtype)
             mask = torch.stack(ms).to(self._device, self._dtype)
+            exclude = torch.stack(es).to(self._device) if excludes is not None else None  # type: ignore[arg-type]
             with torch.inference_mode():
-                _, stage2 = g(make_input(image, mask), mask)
+                _, stage2 = g(make_input(image, mask), mask, exclude)
                 out = image * (1.0 - mask) + stage2 * mask
                 out = ((out.float() + 1.0) * 127.5).clamp_(0.0, 255.0).permute(0, 2, 3, 1).cpu().numpy()
             for k, i in enumerate(chunk):
