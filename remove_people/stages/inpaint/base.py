@@ -245,7 +245,9 @@ class Inpainter(Stage):
         if ph or pw:
             mode = cv2.BORDER_REFLECT_101 if min(crop.shape[:2]) > 1 else cv2.BORDER_REPLICATE
             crop = cv2.copyMakeBorder(crop, 0, ph, 0, pw, mode)
-            crop_hole = cv2.copyMakeBorder(crop_hole, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
+            # The hole is mirrored with the image: padding it with 0 would hand the network
+            # a mirrored copy of the very person being removed as known context.
+            crop_hole = cv2.copyMakeBorder(crop_hole, 0, ph, 0, pw, mode)
             if crop_ex is not None:  # the padding mirrors the image, so it mirrors what is excluded too
                 crop_ex = cv2.copyMakeBorder(crop_ex, 0, ph, 0, pw, mode)
         return Crop(

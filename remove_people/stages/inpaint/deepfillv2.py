@@ -56,6 +56,7 @@ class DeepFillv2Inpainter(Inpainter):
     summary = "DeepFillv2 (gated convs + contextual attention), published Places2/CelebA-HQ weights, crops batched."
     Params: ClassVar[type] = DeepFillv2Params
     pad_multiple: ClassVar[int] = 8
+    version: ClassVar[int] = 2  # 2: padding mirrors the hole too (a padded crop changed)
     worker_memory_mb: ClassVar[int] = 1000  # measured: two CPU workers added 1.9 GB (BENCHMARKS.md)
     batch_crops: ClassVar[bool] = True
     uses_exclude: ClassVar[bool] = True  # contextual attention copies features from the photo

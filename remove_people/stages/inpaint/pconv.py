@@ -45,6 +45,7 @@ class PConvInpainter(Inpainter):
     summary = "Partial-convolution U-Net (Liu et al. 2018), trained by `remove-people train pconv`; crops padded to 256."
     Params: ClassVar[type] = PConvParams
     pad_multiple: ClassVar[int] = 256
+    version: ClassVar[int] = 2  # 2: padding mirrors the hole too (a padded crop changed)
     batch_crops: ClassVar[bool] = True
     worker_memory_mb: ClassVar[int] = 1000  # torch + the U-Net, as DeepFillv2 (an estimate, not measured)
 
