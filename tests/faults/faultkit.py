@@ -19,9 +19,12 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +72,58 @@ class Done:
     @property
     def summary(self) -> dict:
         return json.loads(self.stdout)
+
+
+def run_raw(args: list[str], cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None) -> Done:
+    """``remove-people ARGS`` in a child process, exactly as given (no options added)."""
+    t = time.perf_counter()
+    p = subprocess.run(
+        [sys.executable, "-m", "remove_people.cli", *args],
+        capture_output=True, text=True, env={**cli_env(), **(env or {})}, timeout=timeout, cwd=cwd,
+    )  # fmt: skip
+    return Done(p.returncode, p.stdout, p.stderr, time.perf_counter() - t)
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The lines a user reads on stderr (progress-bar redraws dropped)."""
+    return [ln for ln in stderr.replace("\r", "\n").splitlines() if ln.strip() and "eta" not in ln]
+
+
+def snapshot(*paths: Path) -> dict[str, str]:
+    """Everything under ``paths``: each file's sha256, where each symlink points, what each
+    special file is (FIFOs, sockets are listed, never opened). Folders by relative path."""
+    out: dict[str, str] = {}
+    for root in paths:
+        if not os.path.lexists(root):
+            out[str(root)] = "missing"
+            continue
+        entries = [Path(root)] if not Path(root).is_dir() or Path(root).is_symlink() else []
+        if not entries:
+            for dirpath, dirnames, files in os.walk(root):
+                entries += [Path(dirpath) / n for n in dirnames + files]
+        for p in entries:
+            key = str(p)
+            mode = os.lstat(p).st_mode
+            if stat.S_ISLNK(mode):
+                out[key] = "link->" + os.readlink(p)
+            elif stat.S_ISREG(mode):
+                out[key] = sha(p)
+            elif stat.S_ISDIR(mode):
+                out[key] = "dir"
+            else:
+                out[key] = f"special {stat.S_IFMT(mode)}"
+    return out
+
+
+@contextmanager
+def untouched(*paths: Path) -> Iterator[None]:
+    """Assert that nothing under ``paths`` (the inputs of a hardening test) changed in the block:
+    no file written, added, removed or relinked."""
+    before = snapshot(*paths)
+    yield
+    after = snapshot(*paths)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    assert not changed, f"inputs changed: {changed[:10]}"
 
 
 def run_cli(inp: Path, out: Path, cache: Path, *extra: str, timeout: float = 300) -> Done:
