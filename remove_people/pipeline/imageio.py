@@ -654,7 +654,7 @@ def _extra_frames_note(im: Image.Image) -> str | None:
     if n <= 1:
         return None
     kind = {"TIFF": "pages", "MPO": "images (MPO)"}.get(str(im.format), "frames (animated)")
-    return f"has {n} {kind}; only the first is processed and written ({n - 1} more not in the output)"
+    return f"has {n} {kind}; only the first is processed (a result with people removed holds that one alone)"
 
 
 def _pil_to_arrays(im: Image.Image, loaded: LoadedImage) -> tuple[np.ndarray, np.ndarray | None, None]:

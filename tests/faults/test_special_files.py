@@ -139,7 +139,7 @@ def test_sigterm_stops_like_ctrl_c(reference: Reference, tmp_path: Path) -> None
 
 def test_multi_frame_inputs_warn_and_keep_the_first_frame(tmp_path: Path) -> None:
     """Case 12: an APNG, a multi-page TIFF and an animated WebP each get one warning naming the
-    file (only the first frame is processed); the output is that first frame, nothing else."""
+    file (only the first frame is processed); a changed result is that first frame alone."""
     inp = tmp_path / "in"
     inp.mkdir()
     first, second = Image.new("RGB", (40, 30), (200, 30, 30)), Image.new("RGB", (40, 30), (30, 200, 30))
@@ -147,8 +147,10 @@ def test_multi_frame_inputs_warn_and_keep_the_first_frame(tmp_path: Path) -> Non
     first.save(inp / "pages.tif", save_all=True, append_images=[second, second])
     first.save(inp / "anim.webp", save_all=True, append_images=[second], lossless=True)
     first.save(inp / "still.png")
-    mask = tmp_path / "zero.png"
-    Image.new("L", (40, 30), 0).save(mask)
+    hole = np.zeros((30, 40), np.uint8)
+    hole[10:20, 15:25] = 255
+    mask = tmp_path / "hole.png"
+    Image.fromarray(hole).save(mask)
     out = tmp_path / "out"
     with untouched(inp):
         p = run_raw(["run", str(inp), "-o", str(out), "--masks", str(mask), "-i", "telea", "--json", "--format", "png",
