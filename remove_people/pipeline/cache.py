@@ -24,6 +24,7 @@ is followed. Files are read with ``pipeline/safe_read.py``: regular files only, 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -197,7 +198,7 @@ class ArtifactCache:
             except OSError:
                 pass
         else:
-            remove_entry(d, stage)
+            remove_entry(d, stage, discard=True)
 
     def _write(self, stage: str, key: str, meta: dict[str, Any], files: dict[str, bytes]) -> None:
         """Store an entry; a cache that cannot be written (full disk, read-only) is reported
@@ -234,9 +235,15 @@ class ArtifactCache:
                 os.rename(tmp, final)  # atomic; fails if another run got there first
             except OSError:
                 if not (final / META_NAME).exists():
-                    # A leftover without meta (an old crash): replace it.
-                    remove_entry(final, stage)
-                    os.rename(tmp, final)
+                    # A leftover without meta (an old crash, a discarded entry): replace it.
+                    remove_entry(final, stage, discard=True)
+                    try:
+                        os.rename(tmp, final)
+                    except OSError as err:
+                        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                            raise
+                        # The slot holds something the cache did not write: this one entry stays
+                        # uncached, the rest of the cache goes on.
         finally:
             if tmp.exists():
                 remove_entry(tmp, stage)

@@ -221,10 +221,13 @@ class ClearResult:
     left: list[str] = field(default_factory=list)  #: what was not deleted and why, one line each
 
 
-def remove_entry(entry: Path, stage: str, result: ClearResult | None = None) -> bool:
+def remove_entry(entry: Path, stage: str, result: ClearResult | None = None, discard: bool = False) -> bool:
     """Delete one entry folder's own files (never following a link), then the folder if empty.
 
     Returns True if the folder is gone. Anything else in it stays and goes to ``result.left``.
+    ``discard`` (a damaged entry whose slot must be freed for a fresh one): whatever sits
+    under one of the entry's own file names goes too, a link or a FIFO included (unlinked,
+    never followed or opened); other names and sub-folders still stay.
     """
     result = result if result is not None else ClearResult()
     schema = ENTRY_SCHEMAS[stage]
@@ -232,11 +235,16 @@ def remove_entry(entry: Path, stage: str, result: ClearResult | None = None) -> 
         if os.path.islink(entry):
             result.left.append(f"{entry}: a symlink, not an entry the cache wrote; left alone")
             return False
+        kept = False
         for f in _scandir(entry):
-            if _is_real_file(f) and (f.name == META_NAME or schema.allows(f.name)):
+            ours = f.name == META_NAME or schema.allows(f.name)
+            if ours and (_is_real_file(f) or (discard and not _is_real_dir(f))):
                 os.unlink(f.path)
             else:
+                kept = True
                 result.left.append(f"{f.path}: not a file the cache writes; left alone")
+        if kept:
+            return False
         os.rmdir(entry)
         return True
     except FileNotFoundError:
@@ -286,8 +294,10 @@ def clear_stages(root: Path, stages: tuple[str, ...]) -> ClearResult:
                 if not _is_real_dir(entry) or not (_HEX64_RE.fullmatch(entry.name) or is_temp):
                     result.left.append(f"{entry.path}: not an entry the cache wrote; left alone")
                     continue
-                complete = os.path.lexists(os.path.join(entry.path, META_NAME))
-                if remove_entry(Path(entry.path), stage, result) and complete and not is_temp:
+                meta = os.path.join(entry.path, META_NAME)
+                complete = not is_temp and os.path.isfile(meta) and not os.path.islink(meta)
+                remove_entry(Path(entry.path), stage, result)
+                if complete and not os.path.lexists(meta):  # its meta is gone: it is no longer an entry
                     result.removed += 1
             _rmdir_if_empty(Path(shard.path), result)
         _rmdir_if_empty(base, result)
