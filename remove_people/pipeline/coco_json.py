@@ -13,12 +13,14 @@ pycocotools only ever sees the records that passed:
   no ``images`` / ``annotations`` list.
 * **A bad record fails its own image** with one line: an image record with a missing
   or non-integer id, a ``width``/``height`` that is not a positive integer or is over the
-  pixel guard; an annotation without an integer ``id``/``category_id``, with a
+  pixel guard; an annotation without an integer ``category_id``, with a
   non-finite ``bbox``/``area``/``score``, or a ``segmentation`` that is not polygons of
   finite coordinates near the image, nor an RLE of the image's size whose counts sum to
   height x width. Such an image is refused (its photo is reported, the others go on);
   a record that names no image is reported once and skipped.
-* A missing ``area`` or ``bbox`` (which COCOeval needs) is computed from the checked mask.
+* A missing ``area`` or ``bbox`` (which COCOeval needs) is computed from the checked mask,
+  and annotations are numbered afresh (pycocotools indexes them by ``id``: a missing or
+  repeated id would give one image another's mask).
 """
 
 from __future__ import annotations
@@ -148,8 +150,6 @@ def _segmentation_problem(segm: Any, height: int, width: int) -> str | None:
 
 
 def _annotation_problem(ann: dict[str, Any], img: dict[str, Any]) -> str | None:
-    if not _is_int(ann.get("id")):
-        return "its id is not an integer"
     if not _is_int(ann.get("category_id")):
         return "its category_id is not an integer"
     if "iscrowd" in ann and ann["iscrowd"] not in (0, 1):
@@ -281,7 +281,6 @@ def load_coco(path: Path | str, option: str = "--masks", max_pixels: int | None 
             problems.append(f"images[{n}]" + (f" (file_name {name!r})" if name else "") + f": {why}; skipped")
 
     annotations: list[dict[str, Any]] = []
-    seen_ann_ids: set[int] = set()
     for n, ann in enumerate(raw["annotations"]):
         if not isinstance(ann, dict):
             problems.append(f"annotations[{n}]: not an object ({_short(ann)}); skipped")
@@ -294,15 +293,14 @@ def load_coco(path: Path | str, option: str = "--masks", max_pixels: int | None 
         if img is None:
             continue  # its image was refused already, or the file has no such image
         why = _annotation_problem(ann, img)
-        if why is None and ann["id"] in seen_ann_ids:
-            why = "its id is used by another annotation"
         if why is not None:
             why = f"annotations[{n}] (image id {image_id}): {why}"
             out.bad_ids.setdefault(image_id, why)
             out.bad_names.setdefault(img["file_name"], why)
             continue
-        seen_ann_ids.add(ann["id"])
-        annotations.append(dict(ann, iscrowd=int(ann.get("iscrowd", 0))))
+        # Numbered afresh: pycocotools indexes annotations by id, so a missing or repeated id
+        # would hand one image another's mask. Nothing reads the file's own ids.
+        annotations.append(dict(ann, id=len(annotations) + 1, iscrowd=int(ann.get("iscrowd", 0))))
 
     for image_id in list(out.bad_ids):
         img = images.pop(image_id, None)

@@ -240,3 +240,30 @@ class Reference:
 def seed_detect_cache(reference: Reference, cache: Path) -> None:
     """Copy the reference's detect entries into ``cache`` so a run skips loading YOLO."""
     shutil.copytree(reference.cache / "detect", cache / "detect")
+
+
+# -- COCO annotation files (issue 20 items 8 and 9) ---------------------------------------------
+
+#: The photos of a COCO case: (file name, colour); each has one person-shaped square in its record.
+COCO_PHOTOS = (("a.png", (10, 200, 30)), ("b.png", (200, 10, 30)), ("c.png", (30, 10, 200)))
+
+
+def coco_photos(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, color in COCO_PHOTOS:
+        Image.new("RGB", (64, 48), color).save(folder / name)
+    return folder
+
+
+def coco_doc() -> dict:
+    """A valid COCO instances file for ``coco_photos``: image ids 1, 2, 3, one person each."""
+    return {
+        "images": [{"id": i + 1, "file_name": name, "width": 64, "height": 48} for i, (name, _) in enumerate(COCO_PHOTOS)],
+        "categories": [{"id": 1, "name": "person"}],
+        "annotations": [
+            {"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0,
+             "segmentation": [[10, 10, 30, 10, 30, 30, 10, 30]]}
+            for i in (1, 2, 3)
+        ],
+    }  # fmt: skip
+
