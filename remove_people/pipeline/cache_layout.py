@@ -15,7 +15,7 @@ So:
 * **Each stage's entry schema in one place** (``ENTRY_SCHEMAS``): the files an entry may
   hold and the fields its ``meta.json`` must have. Reading checks an entry against it
   (and recomputes a bad one); clearing deletes only files it allows. To add an artifact
-  to a stage (e.g. a second mask beside ``mask.png``), add its name to that stage's
+  to a stage (as ``exclude.png`` beside ``mask.png``), add its name to that stage's
   ``files`` (required) or ``optional_files``.
 * **No symlink is ever followed** inside the root, and no file system surprise (a
   symlink, a FIFO, a foreign file, a permission error) becomes a traceback: it is left
@@ -124,7 +124,8 @@ class EntrySchema:
 
 ENTRY_SCHEMAS: dict[str, EntrySchema] = {
     "detect": EntrySchema(file_pattern=r"instance_\d{3,}\.png", check=_detect_instances),
-    "refine": EntrySchema(files=("mask.png",), fields=(("persons", _is_count, "a count"),)),
+    # exclude.png: the persons who stay (source exclusion, issue 15), written beside the mask when there are any.
+    "refine": EntrySchema(files=("mask.png",), optional_files=("exclude.png",), fields=(("persons", _is_count, "a count"),)),
     "inpaint": EntrySchema(files=("result.png",)),
 }
 

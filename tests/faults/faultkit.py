@@ -126,6 +126,17 @@ def untouched(*paths: Path) -> Iterator[None]:
     assert not changed, f"inputs changed: {changed[:10]}"
 
 
+def run_measured(args: list[str], timeout: float) -> tuple[subprocess.CompletedProcess, float, int]:
+    """Run a child (full argv); (result, seconds, its peak RSS in MB). Children are reaped one at a time."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    p = subprocess.run(args, capture_output=True, text=True, env=cli_env(), timeout=timeout)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return p, time.perf_counter() - t, max(peak, before) // 1024
+
+
 def run_cli(inp: Path, out: Path, cache: Path, *extra: str, timeout: float = 300) -> Done:
     t = time.perf_counter()
     p = subprocess.run(run_args(inp, out, cache, *extra), capture_output=True, text=True, env=cli_env(), timeout=timeout)

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,9 +21,9 @@ import numpy as np
 from faultkit import (
     Reference,
     assert_outputs_sound,
-    cli_env,
     error_lines,
     run_cli,
+    run_measured,
     run_raw,
     seed_detect_cache,
     start_cli,
@@ -50,15 +48,6 @@ def _photos(folder: Path, n: int = 2) -> list[str]:
     return names
 
 
-def _measured(args: list[str], timeout: float) -> tuple[subprocess.CompletedProcess, float, int]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "remove_people.cli", *args], capture_output=True, text=True,
-                       env=cli_env(), timeout=timeout)  # fmt: skip
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return p, time.perf_counter() - t, max(peak, before) // 1024
-
-
 def test_fifo_socket_and_device_are_refused_not_read(tmp_path: Path) -> None:
     """Case 6: fifo.jpg in the folder hung the run forever; /dev/zero in a list file grew memory
     to 7 GB. Each is now one line (only regular files are read), the photos still run, and
@@ -73,8 +62,9 @@ def test_fifo_socket_and_device_are_refused_not_read(tmp_path: Path) -> None:
     Image.new("L", (40, 30), 0).save(mask)
     common = ["--masks", str(mask), "-i", "telea", "--json", "--cache-dir", str(tmp_path / "cache")]
     with sock, untouched(inp, listing):
-        folder_run, t1, rss1 = _measured(["run", str(inp), "-o", str(tmp_path / "o1"), *common], timeout=120)
-        list_run, t2, rss2 = _measured(["run", str(listing), "-o", str(tmp_path / "o2"), *common], timeout=120)
+        cli = [sys.executable, "-m", "remove_people.cli", "run"]
+        folder_run, t1, rss1 = run_measured([*cli, str(inp), "-o", str(tmp_path / "o1"), *common], timeout=120)
+        list_run, t2, rss2 = run_measured([*cli, str(listing), "-o", str(tmp_path / "o2"), *common], timeout=120)
     expected_list = {"fifo.jpg": "named pipe (FIFO)", "zero": "device", "urandom": "device"}
     for p, expected in ((folder_run, bad), (list_run, expected_list)):
         assert "Traceback" not in p.stderr, p.stderr

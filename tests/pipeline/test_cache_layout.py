@@ -100,13 +100,15 @@ def test_a_wrong_sized_mask_or_result_is_damage(tmp_path: Path) -> None:
 
 
 def test_the_schema_is_declared_in_one_place_and_extends() -> None:
-    """Another artifact for a stage is one name in its schema (here, a second mask for refine)."""
+    """Another artifact for a stage is one name in its schema (here, a third mask for refine)."""
     from dataclasses import replace
 
     refine = ENTRY_SCHEMAS["refine"]
     meta = {"stage": "refine", "key": "k", "format": 1, "persons": 0, "files": {"mask.png": "a" * 64, "exclude.png": "b" * 64}}
-    assert "exclude.png" in meta_problem("refine", "k", meta)
-    ENTRY_SCHEMAS["refine"] = replace(refine, optional_files=("exclude.png",))
+    assert meta_problem("refine", "k", meta) is None  # issue 15's exclusion mask is declared already
+    meta["files"]["shadow.png"] = "c" * 64
+    assert "shadow.png" in meta_problem("refine", "k", meta)
+    ENTRY_SCHEMAS["refine"] = replace(refine, optional_files=(*refine.optional_files, "shadow.png"))
     try:
         assert meta_problem("refine", "k", meta) is None
     finally:

@@ -1,6 +1,6 @@
 """The output plan (pipeline/output_plan.py) on its own: names, clashes, safety checks, shards.
 
-Why unit tests beside the CLI cases in tests/faults/test_output_plan.py: the rules for
+Why unit tests beside the CLI cases in tests/faults/test_output_plan.py (this file has its own name: test folders share one module namespace): the rules for
 resolving clashes must be stable (the same names on every machine and every shard), and
 that is quickest to pin down on the plan itself, with many inputs and no images.
 """
