@@ -61,6 +61,19 @@ def format_suffix(fmt: Any) -> str | None:
     return FORMAT_SUFFIX[name]
 
 
+def _stem_end(path: str) -> int:
+    """Where the suffix of ``path``'s last component starts (``len(path)`` if none), as pathlib's
+    ``stem`` / ``suffix`` split it; on strings, because a plan handles every input three times."""
+    start = path.rfind("/") + 1
+    i = path.rfind(".")
+    return i if start < i < len(path) - 1 else len(path)
+
+
+def _side_names(rel: str) -> tuple[str, str]:
+    stem = rel[: _stem_end(rel)]
+    return stem + MASK_SUFFIX, stem + COMPARE_SUFFIX
+
+
 def side_paths(image: Path) -> tuple[Path, Path]:
     """(mask, comparison) written beside an output: ``NAME.mask.png`` and ``NAME.compare.jpg``."""
     return image.with_name(image.stem + MASK_SUFFIX), image.with_name(image.stem + COMPARE_SUFFIX)
@@ -108,13 +121,12 @@ def _claims(rel: str, sides: bool) -> list[str]:
     (in the order of ``_CLAIM_KINDS``)."""
     if not sides:
         return [rel]
-    mask, compare = side_paths(Path(rel))
-    return [rel, mask.as_posix(), compare.as_posix()]
+    return [rel, *_side_names(rel)]
 
 
 def _numbered(rel: str, n: int) -> str:
-    p = Path(rel)
-    return p.with_name(f"{p.stem}-{n}{p.suffix}").as_posix()
+    end = _stem_end(rel)
+    return f"{rel[:end]}-{n}{rel[end:]}"
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,10 @@ def assign_names(items: list[InputItem], suffix: str | None, sides: bool) -> tup
     return names, renamed
 
 
+#: What ``_safety_problems`` records for a folder inside the cache (no input folder is named so).
+_IN_CACHE = "\0cache"
+
+
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -179,12 +195,12 @@ class _Resolver:
     def __init__(self) -> None:
         self._dirs: dict[str, str] = {}
 
-    def __call__(self, path: Path) -> str:
-        parent = os.path.dirname(os.path.abspath(path))
+    def __call__(self, path: Path | str) -> str:
+        parent, name = os.path.split(os.fspath(path))
         real = self._dirs.get(parent)
         if real is None:
-            real = self._dirs[parent] = os.path.realpath(parent)
-        return os.path.join(real, os.path.basename(path))
+            real = self._dirs[parent] = os.path.realpath(parent or ".")
+        return os.path.join(real, name)
 
 
 def _check_out_folder(out: Path) -> None:
@@ -218,7 +234,7 @@ def _input_roots(inputs: InputSet) -> list[tuple[Path, str]]:
 
 
 def _safety_problems(
-    inputs: InputSet, out_dir: Path | None, planned: list[tuple[InputItem, list[Path]]], cache_root: Path | None
+    inputs: InputSet, out_dir: Path | None, planned: list[tuple[InputItem, list[str]]], cache_root: Path | None
 ) -> list[str]:
     """Every way the plan would write where it must not (see the module docstring), one line each."""
     roots = _input_roots(inputs)
@@ -251,21 +267,44 @@ def _safety_problems(
         input_files[resolve(it.path)] = it.path
         if os.path.islink(it.path):  # the photo itself is a link: its target is an input too
             input_files[os.path.realpath(it.path)] = it.path
+    root_by_real = {real: named for named, real in roots}
+    verdicts: dict[str, str] = {}  # resolved folder → the input folder it lies in, _IN_CACHE, or ""
+
+    def verdict(folder: str) -> str:
+        """The input folder (or "cache") a resolved folder lies in, by walking up its parents once."""
+        got = verdicts.get(folder)
+        if got is None:
+            probe, got = folder, ""
+            while True:
+                if probe in root_by_real:
+                    got = str(root_by_real[probe])
+                    break
+                parent = os.path.dirname(probe)
+                if parent == probe:
+                    break
+                probe = parent
+            if not got and cache is not None and _inside(folder, cache):
+                got = _IN_CACHE
+            verdicts[folder] = got
+        return got
+
     for it, paths in planned:
         for p in paths:
             real = resolve(p)
-            via = "" if real == os.path.abspath(p) else f" (through a symlink: it resolves to {real})"
-            if real in input_files:
-                problems.append(f"{p}: the output of {it.rel} would overwrite the input file {input_files[real]}{via}; choose another --out")
+            hit = input_files.get(real)
+            where = verdict(os.path.dirname(real)) if hit is None else ""
+            if hit is None and not where:
                 continue
-            hit = next((named for named, root_real in roots if _inside(real, root_real)), None)
+            via = "" if real == os.path.abspath(p) else f" (through a symlink: it resolves to {real})"
             if hit is not None:
+                problems.append(f"{p}: the output of {it.rel} would overwrite the input file {hit}{via}; choose another --out")
+            elif where == _IN_CACHE:
+                problems.append(f"{p}: the output of {it.rel} would be written inside the cache folder {cache_root}{via}; choose another --out")
+            else:
                 problems.append(
-                    f"{p}: the output of {it.rel} would be written inside the input folder {hit}{via}; "
+                    f"{p}: the output of {it.rel} would be written inside the input folder {where}{via}; "
                     f"choose an --out outside the input tree (inputs are never written)"
                 )
-            elif cache is not None and _inside(real, cache):
-                problems.append(f"{p}: the output of {it.rel} would be written inside the cache folder {cache_root}{via}; choose another --out")
     return problems
 
 
@@ -305,8 +344,9 @@ def plan_outputs(
     planned = []
     for it in planned_items:
         assert it.output is not None
-        mask, comp = side_paths(it.output)
-        planned.append((it, [it.output] + ([mask] if save_masks else []) + ([comp] if compare else [])))
+        out_text = str(it.output)
+        mask, comp = _side_names(out_text)
+        planned.append((it, [out_text] + ([mask] if save_masks else []) + ([comp] if compare else [])))
     problems = _safety_problems(inputs, out_dir, planned, cache_root)
     if problems:
         more = f" (and {len(problems) - 1} more like it)" if len(problems) > 1 else ""
