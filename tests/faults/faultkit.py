@@ -89,6 +89,20 @@ def error_lines(stderr: str) -> list[str]:
     return [ln for ln in stderr.replace("\r", "\n").splitlines() if ln.strip() and "eta" not in ln]
 
 
+def assert_failed_alone(p: subprocess.CompletedProcess, expected: dict[str, str]) -> dict:
+    """A run where exactly the files of ``expected`` failed, each with one line on stderr naming it
+    and carrying its phrase, and no traceback; exit 1 (the run went on). Returns the JSON summary."""
+    assert "Traceback" not in p.stderr, p.stderr
+    assert p.returncode == 1, p.stderr
+    s = json.loads(p.stdout)
+    reasons = {f["file"]: f["reason"] for f in s["failures"]}
+    assert set(reasons) == set(expected), reasons
+    for name, phrase in expected.items():
+        assert phrase in reasons[name] and "\n" not in reasons[name], (name, reasons[name])
+        assert sum(ln.startswith(f"failed: {name}:") for ln in p.stderr.splitlines()) == 1, (name, p.stderr)
+    return s
+
+
 def snapshot(*paths: Path) -> dict[str, str]:
     """Everything under ``paths``: each file's sha256, where each symlink points, what each
     special file is (FIFOs, sockets are listed, never opened). Folders by relative path."""
