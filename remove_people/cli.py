@@ -56,18 +56,10 @@ def _apply_model_env(model_dir: Optional[Path], offline: bool) -> None:
         os.environ["YOLO_OFFLINE"] = "1"
 
 
-def default_out_dir(input_spec: str) -> Path:
-    """``photos`` → ``photos-no-people`` beside it; ``a.jpg`` → ``a-no-people/`` beside it."""
-    p = Path(input_spec.split("*")[0]).expanduser()
-    p = p if p.name else p.parent
-    stem = p.stem if p.is_file() else p.name or "output"
-    return p.parent / f"{stem}-no-people"
-
-
 @app.command()
 def run(
     input: str = typer.Argument(..., help="An image, a folder (recursive), a glob in quotes ('shots/**/*.jpg'), or a .txt file listing paths."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder; mirrors the input tree. Default: INPUT-no-people beside the input. Never inside the input."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder; mirrors the input tree. Default: INPUT-no-people beside the input (one photo: PHOTO-no-people.jpg beside it). Never inside the input."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Detector plugin (yolo, masks, …; see `remove-people plugins`)."),
     refiner: Optional[str] = typer.Option(None, "--refiner", help="Refiner plugin (morphology, none)."),
     inpainter: Optional[str] = typer.Option(None, "--inpainter", "-i", help="Inpainter plugin (patchmatch, telea, ns, deepfillv2, pconv)."),
@@ -111,7 +103,8 @@ def run(
     """
     from remove_people.config import Config
     from remove_people.pipeline.cache import ArtifactCache
-    from remove_people.pipeline.inputs import check_output_dir, collect_inputs, select_shard
+    from remove_people.pipeline.inputs import collect_inputs, select_shard
+    from remove_people.pipeline.output_plan import plan_for_config
 
     _apply_model_env(model_dir, offline)
     cfg = Config.load(config, set_)
@@ -160,10 +153,11 @@ def run(
     from remove_people.pipeline.executors import apply_executor_options
 
     apply_executor_options(cfg, executor, ray_address, stage_concurrency, stage_batch_size)
-    inputs = collect_inputs(input)
+    # Every output path, checked, before any work, and before --shard so that every shard agrees on the names.
+    plan = plan_for_config(collect_inputs(input), out, cfg)
+    inputs = plan.inputs
     inputs.items = select_shard(inputs.items, shard)
-    out_dir = out or default_out_dir(input)
-    check_output_dir(out_dir, inputs)
+    out_dir = plan.where
     console = Console(stderr=True, quiet=quiet)
     summary = _run_with_progress(cfg, inputs, out_dir, console, quiet=quiet, verbose=verbose)
     if json_out:
@@ -275,8 +269,10 @@ def cache_clear(
     if bad:
         raise UsageError(f"--stage {', '.join(bad)}: valid stages: {', '.join(STAGES)}")
     cache = ArtifactCache(cache_dir)
-    n = cache.clear(tuple(stage) or STAGES)
-    typer.echo(f"removed {n} entries from {cache.root}")
+    done = cache.clear(tuple(stage) or STAGES)  # only what the cache wrote; a folder that is not a cache: exit 2
+    typer.echo(f"removed {done.removed} entries from {cache.root}")
+    if done.left:
+        err_console.print(f"left {len(done.left)} item(s) the cache did not write, e.g. {done.left[0]}", markup=False)
 
 
 def _mount_optional() -> None:
@@ -310,9 +306,12 @@ _mount_optional()
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: user-facing errors become one line and exit code 2."""
+    from remove_people.pipeline.interrupts import sigterm_as_interrupt
+
     try:
         # With standalone_mode=False click returns the code of typer.Exit instead of exiting.
-        rv = app(args=argv, standalone_mode=False)
+        with sigterm_as_interrupt():  # SIGTERM stops a run like Ctrl-C: summary, exit 130
+            rv = app(args=argv, standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except RemovePeopleError as err:
         err_console.print(f"error: {err}", markup=False, highlight=False)

@@ -114,7 +114,8 @@ def coco_command(
     from remove_people.evaluation.coco_subset import CocoSubset
     from remove_people.evaluation.detect_metrics import to_coco_results
     from remove_people.pipeline.atomic import atomic_write_bytes
-    from remove_people.pipeline.inputs import InputItem, InputSet, check_output_dir
+    from remove_people.pipeline.inputs import InputItem, InputSet
+    from remove_people.pipeline.output_plan import plan_for_config
 
     if write not in WRITE_CHOICES:
         raise UsageError(f"--write {write}: valid: {', '.join(WRITE_CHOICES)}")
@@ -125,8 +126,8 @@ def coco_command(
         except ValueError:
             raise UsageError(f"--image-ids {image_ids!r}: expected comma-separated integers, e.g. 139,785") from None
     _apply_model_env(model_dir, offline)
-    console = Console(stderr=True, quiet=quiet, highlight=False)
-    err = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)  # soft_wrap: one line per message
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     cfg = Config.load(config, set_)
     if masks is not None:
         cfg.select("detect", "masks")
@@ -154,7 +155,7 @@ def coco_command(
     crowd = sum(rec.crowd_persons for rec in present)
     console.print(f"{len(present)} images selected from {annotations.name}" + (f" ({crowd} crowd person regions, RLE)" if crowd else ""))
     inputs = InputSet([InputItem(rec.path, rec.file_name) for rec in present], images, [])
-    check_output_dir(out, inputs)
+    inputs = plan_for_config(inputs, out, cfg).inputs  # every output path checked before any work
 
     exit_code = 1 if problems else 0
     detections: dict[str, list[Any]] = {}

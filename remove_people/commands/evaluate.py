@@ -19,7 +19,7 @@ from remove_people.errors import UsageError
 
 app = typer.Typer(help="Measure each stage: detection AP and mask coverage, inpainting quality, residual persons.", no_args_is_help=True)
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # soft_wrap: one line per message, however narrow
 
 
 def _load_config(config: list[Path], set_: list[str]) -> Any:

@@ -6,13 +6,14 @@ Why safe resolution matters: an annotation file is data from elsewhere, and its
 followed: it is refused with a message naming the image id and the field to fix.
 Selection is deterministic: ids are sorted, and ``--seed`` draws a random sample
 with its own generator, so the same command picks the same images everywhere.
+
+The file itself is checked record by record before pycocotools sees it
+(``pipeline/coco_json.py``): a bad file is a usage error, a bad record refuses its
+own image with one line (listed in ``problems``), and the others go on.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -52,22 +53,22 @@ class CocoSubset:
 
     @classmethod
     def load(cls, annotations: Path, images_dir: Path) -> "CocoSubset":
-        from pycocotools.coco import COCO
+        from remove_people.pipeline.coco_json import load_coco
 
         annotations, images_dir = Path(annotations), Path(images_dir)
-        if not annotations.is_file():
+        if not annotations.exists():
             raise UsageError(f"--annotations {annotations}: no such file")
         if not images_dir.is_dir():
             raise UsageError(f"--images {images_dir}: not a folder")
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
-                coco = COCO(str(annotations))
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AssertionError) as err:
-            raise UsageError(f"{annotations}: not a readable COCO instances file ({type(err).__name__}: {err})") from None
+        checked = load_coco(annotations, option="--annotations")  # a bad file: UsageError (exit 2)
+        coco = checked.coco()
         if PERSON_CATEGORY_ID not in coco.cats or coco.cats[PERSON_CATEGORY_ID].get("name") != "person":
             raise UsageError(f"{annotations}: category id 1 is not 'person'; this tool expects COCO's category ids")
-        problems: list[str] = []
+        problems: list[str] = list(checked.problems)
         records: list[ImageRecord] = []
+        for img_id, why in sorted(checked.bad_ids.items()):  # refused records: listed, never selected
+            problems.append(f"{annotations.name}: {why}; image refused (fix its record)")
+            records.append(ImageRecord(int(img_id), "", 0, 0, None, None, 0, 0, 0.0))
         for img_id in sorted(coco.imgs):
             info = coco.imgs[img_id]
             fn = str(info.get("file_name", ""))
@@ -75,7 +76,7 @@ class CocoSubset:
             if why:
                 problems.append(f"{annotations.name}: image id {img_id}: file_name {fn!r} {why}; refused (fix the file_name)")
             anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id], catIds=[PERSON_CATEGORY_ID], iscrowd=None))
-            area = float(info.get("width", 0) * info.get("height", 0)) or 1.0
+            area = float(info["width"] * info["height"]) or 1.0
             largest = max((float(a.get("area", 0)) for a in anns if not a.get("iscrowd")), default=0.0)
             records.append(
                 ImageRecord(
@@ -104,7 +105,8 @@ class CocoSubset:
         recs = [r for r in self.records if r.path is not None]
         if image_ids is not None:
             wanted = [int(i) for i in image_ids]
-            unknown = [i for i in wanted if i not in self.coco.imgs]
+            known = {r.id for r in self.records}
+            unknown = [i for i in wanted if i not in known]
             if unknown:
                 raise UsageError(f"--image-ids: {', '.join(map(str, unknown[:10]))} not in {self.annotations}")
             wanted_set = set(wanted)

@@ -13,17 +13,22 @@ Layout (real files a person can open)::
 
 An entry is written into a hidden temp folder and renamed into place in one step,
 so a killed run never leaves a half entry, and two runs writing the same entry
-both end with a complete one. ``meta.json`` records each file's sha256: a
-truncated or garbled entry is detected on read, deleted and recomputed.
+both end with a complete one. ``meta.json`` records each file's sha256 and is
+checked against its stage's schema (``cache_layout.ENTRY_SCHEMAS``): a truncated,
+garbled or malformed entry is detected on read, deleted and recomputed.
+
+The root carries a marker (``CACHEDIR.TAG``, see ``pipeline/cache_layout.py``): a folder
+that is not a cache is never written into or cleared, and no symlink inside the root
+is followed. Files are read with ``pipeline/safe_read.py``: regular files only, bounded.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import secrets
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +37,29 @@ from typing import Any
 import cv2
 import numpy as np
 
+from remove_people.errors import InputError, UsageError
+from remove_people.pipeline.cache_layout import (
+    ENTRY_TEMP_PREFIX,
+    FORMAT_VERSION,
+    MARKER_NAME,
+    MAX_ARTIFACT_BYTES,
+    MAX_META_BYTES,
+    META_NAME,
+    STAGES,
+    ClearResult,
+    clear_stages,
+    count_entries,
+    foreign_reason,
+    load_meta,
+    meta_problem,
+    read_marker,
+    remove_entry,
+    write_marker,
+)
+from remove_people.pipeline.safe_read import read_regular
 from remove_people.stages.detect.base import Instance
 
-STAGES = ("detect", "refine", "inpaint")
-FORMAT_VERSION = 1
-#: Entries are written into a folder named with this prefix and renamed into place; a folder
-#: still carrying it (a writer killed mid-entry) is never read as an entry.
-ENTRY_TEMP_PREFIX = ".tmp-"
+__all__ = ["ArtifactCache", "CacheStats", "ENTRY_TEMP_PREFIX", "FORMAT_VERSION", "STAGES", "default_cache_dir", "make_key"]
 
 
 def default_cache_dir() -> Path:
@@ -84,12 +105,56 @@ class ArtifactCache:
     """Read and write stage artifacts. With ``enabled=False`` every read misses and nothing is written."""
 
     def __init__(self, root: Path | None = None, enabled: bool = True, warn=None) -> None:
-        self.root = Path(root) if root else default_cache_dir()
+        self.root = Path(root).expanduser() if root else default_cache_dir()
         self.enabled = enabled
         self.stats = CacheStats()
         self._warn = warn or (lambda msg: print(msg, file=sys.stderr))
         self._warned_corrupt = False
         self._write_failed = False
+        #: What the root is, checked on first use: "absent", "ours" or "unusable" (see ``_root_state``).
+        self._state: str | None = None
+
+    # -- the root --------------------------------------------------------------------------
+
+    def _root_state(self) -> str:
+        """Is the root ours to read and write? Checked once; a folder that is not a cache is
+        reported once and then left alone (the cache only saves time, it never stops a run)."""
+        if self._state is not None:
+            return self._state
+        root = self.root
+        if not os.path.lexists(root):
+            self._state = "absent"
+        elif not root.is_dir():
+            self._state = "unusable"
+            self._warn(f"cache: {root} is not a folder; going on without caching (pass another --cache-dir or --no-cache)")
+        else:
+            version = read_marker(root)
+            if version == FORMAT_VERSION:
+                self._state = "ours"
+            elif version is not None:
+                self._state = "unusable"
+                self._warn(
+                    f"cache: {root} is a remove-people cache of format {version}, not {FORMAT_VERSION}; going on without "
+                    f"caching (run `remove-people cache clear --cache-dir {root}` with that version, or pass another --cache-dir)"
+                )
+            else:
+                reason = foreign_reason(root)
+                if reason is None:  # empty, or a cache of the previous version (no marker yet): adopt it
+                    self._state = "ours"
+                    try:
+                        write_marker(root)
+                    except OSError:
+                        pass  # read-only: still readable; a write failure is reported when it happens
+                else:
+                    self._state = "unusable"
+                    self._warn(
+                        f"cache: {root} is not a remove-people cache (no {MARKER_NAME}, and {reason}); going on without "
+                        f"caching (pass an empty or new --cache-dir)"
+                    )
+        return self._state
+
+    def _usable(self) -> bool:
+        return self.enabled and self._root_state() != "unusable"
 
     # -- generic entries -----------------------------------------------------------------
 
@@ -97,23 +162,28 @@ class ArtifactCache:
         return self.root / stage / key[:2] / key
 
     def _read(self, stage: str, key: str) -> tuple[dict[str, Any], dict[str, bytes]] | None:
-        """The entry's meta and file bytes, checksums verified; ``None`` on a miss or a bad entry."""
-        if not self.enabled:
+        """The entry's meta and file bytes, checksums and schema verified; ``None`` on a miss or a bad entry."""
+        if not self._usable() or self._state == "absent":
             return None
         d = self.entry_dir(stage, key)
-        meta_path = d / "meta.json"
-        if not meta_path.exists():
+        meta_path = d / META_NAME
+        if not os.path.lexists(meta_path):
             return None
         try:
-            meta = json.loads(meta_path.read_text())
+            if os.path.islink(d):
+                raise ValueError("the entry folder is a symlink")
+            meta = load_meta(read_regular(meta_path, "cache", MAX_META_BYTES, follow_symlinks=False))
+            problem = meta_problem(stage, key, meta)
+            if problem:
+                raise ValueError(problem)
             files = {}
             for name, digest in meta["files"].items():
-                data = (d / name).read_bytes()
+                data = read_regular(d / name, "cache", MAX_ARTIFACT_BYTES, follow_symlinks=False)
                 if hashlib.sha256(data).hexdigest() != digest:
                     raise ValueError(f"checksum mismatch in {name}")
                 files[name] = data
             return meta, files
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (InputError, ValueError) as err:
             self._discard_corrupt(stage, d, err)
             return None
 
@@ -122,14 +192,24 @@ class ArtifactCache:
         if not self._warned_corrupt:
             self._warned_corrupt = True
             self._warn(f"cache: damaged entry {d} ({err}); recomputing it (further damaged entries are fixed silently)")
-        shutil.rmtree(d, ignore_errors=True)
+        if os.path.islink(d):
+            try:
+                os.unlink(d)  # the link only, never what it points to
+            except OSError:
+                pass
+        else:
+            remove_entry(d, stage, discard=True)
 
     def _write(self, stage: str, key: str, meta: dict[str, Any], files: dict[str, bytes]) -> None:
         """Store an entry; a cache that cannot be written (full disk, read-only) is reported
         once and then skipped: the cache only saves time, it must never stop a run."""
-        if not self.enabled or self._write_failed:
+        if not self._usable() or self._write_failed:
             return
         try:
+            if self._state == "absent":
+                self.root.mkdir(parents=True, exist_ok=True)
+                write_marker(self.root)
+                self._state = "ours"
             self._write_entry(stage, key, meta, files)
         except OSError as err:
             self._write_failed = True
@@ -140,7 +220,7 @@ class ArtifactCache:
 
     def _write_entry(self, stage: str, key: str, meta: dict[str, Any], files: dict[str, bytes]) -> None:
         final = self.entry_dir(stage, key)
-        if (final / "meta.json").exists():
+        if (final / META_NAME).exists():
             return
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / f"{ENTRY_TEMP_PREFIX}{key[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
@@ -150,23 +230,29 @@ class ArtifactCache:
             meta["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
             for name, data in files.items():
                 (tmp / name).write_bytes(data)
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+            (tmp / META_NAME).write_text(json.dumps(meta, indent=1, sort_keys=True))
             try:
                 os.rename(tmp, final)  # atomic; fails if another run got there first
             except OSError:
-                if not (final / "meta.json").exists():
-                    # A leftover without meta (an old crash): replace it.
-                    shutil.rmtree(final, ignore_errors=True)
-                    os.rename(tmp, final)
+                if not (final / META_NAME).exists():
+                    # A leftover without meta (an old crash, a discarded entry): replace it.
+                    remove_entry(final, stage, discard=True)
+                    try:
+                        os.rename(tmp, final)
+                    except OSError as err:
+                        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                            raise
+                        # The slot holds something the cache did not write: this one entry stays
+                        # uncached, the rest of the cache goes on.
         finally:
             if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+                remove_entry(tmp, stage)
 
     def _count(self, stage: str, hit: bool) -> None:
         (self.stats.hits if hit else self.stats.misses)[stage] += 1
 
     def has(self, stage: str, key: str) -> bool:
-        return self.enabled and (self.entry_dir(stage, key) / "meta.json").exists()
+        return self._usable() and (self.entry_dir(stage, key) / META_NAME).exists()
 
     # -- typed artifacts -------------------------------------------------------------------
 
@@ -193,20 +279,27 @@ class ArtifactCache:
             recs.append({"mask": name, "score": inst.score, "label": inst.label, "class_id": inst.class_id, "box": list(inst.box or ())})
         self._write("detect", key, {"instances": recs, **info}, files)
 
-    def get_mask(self, key: str) -> tuple[np.ndarray, dict[str, Any], np.ndarray | None] | None:
+    def get_mask(
+        self, key: str, shape: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any], np.ndarray | None] | None:
         """The refined mask, the entry's metadata (e.g. how many persons it removes), and the
-        source-exclusion mask (255 = persons that stay; ``None`` when there are none)."""
+        source-exclusion mask (255 = persons that stay; ``None`` when there are none).
+
+        ``shape`` (H, W): a mask of another size is a damaged entry (recomputed), never used.
+        """
         entry = self._read("refine", key)
+        mask = exclude = None
+        if entry is not None:
+            files = entry[1]
+            mask = _decode_png(files["mask.png"], color=False)
+            exclude = _decode_png(files["exclude.png"], color=False) if "exclude.png" in files else None
+            bad = mask is None or (shape is not None and mask.shape != tuple(shape))
+            bad = bad or ("exclude.png" in files and (exclude is None or exclude.shape != mask.shape))
+            if bad:
+                self._discard_corrupt("refine", self.entry_dir("refine", key), ValueError("undecodable mask, or not the photo's size"))
+                entry = None
         self._count("refine", entry is not None)
-        if entry is None:
-            return None
-        meta, files = entry
-        mask = _decode_png(files["mask.png"], color=False)
-        exclude = _decode_png(files["exclude.png"], color=False) if "exclude.png" in files else None
-        if mask is None or ("exclude.png" in files and (exclude is None or exclude.shape != mask.shape)):
-            self._discard_corrupt("refine", self.entry_dir("refine", key), ValueError("undecodable mask"))
-            return None
-        return mask, meta, exclude
+        return (mask, entry[0], exclude) if entry is not None else None
 
     def put_mask(self, key: str, mask: np.ndarray, info: dict[str, Any], exclude: np.ndarray | None = None) -> None:
         files = {"mask.png": _encode_png(mask)}
@@ -214,15 +307,16 @@ class ArtifactCache:
             files["exclude.png"] = _encode_png(exclude)
         self._write("refine", key, info, files)
 
-    def get_result(self, key: str) -> np.ndarray | None:
+    def get_result(self, key: str, shape: tuple[int, int] | None = None) -> np.ndarray | None:
+        """The inpainted photo; ``shape`` (H, W) as for :meth:`get_mask`."""
         entry = self._read("inpaint", key)
-        self._count("inpaint", entry is not None)
-        if entry is None:
-            return None
-        img = _decode_png(entry[1]["result.png"], color=True)
-        if img is None:
-            self._discard_corrupt("inpaint", self.entry_dir("inpaint", key), ValueError("undecodable result"))
-            return None
+        img = None
+        if entry is not None:
+            img = _decode_png(entry[1]["result.png"], color=True)
+            if img is None or (shape is not None and img.shape[:2] != tuple(shape)):
+                self._discard_corrupt("inpaint", self.entry_dir("inpaint", key), ValueError("undecodable result, or not the photo's size"))
+                img = None
+        self._count("inpaint", img is not None)
         return img
 
     def put_result(self, key: str, rgb: np.ndarray, info: dict[str, Any]) -> None:
@@ -231,24 +325,38 @@ class ArtifactCache:
     # -- maintenance -------------------------------------------------------------------------
 
     def info(self) -> dict[str, dict[str, int]]:
-        """Entries and bytes per stage."""
+        """Entries and bytes per stage (never following a link)."""
         out = {}
         for stage in STAGES:
-            n = size = 0
-            base = self.root / stage
-            if base.exists():
-                for meta in base.glob("*/*/meta.json"):
-                    n += 1
-                    size += sum(f.stat().st_size for f in meta.parent.iterdir() if f.is_file())
+            n, size = count_entries(self.root, stage)
             out[stage] = {"entries": n, "bytes": size}
         return out
 
-    def clear(self, stages: tuple[str, ...] = STAGES) -> int:
-        """Delete the entries of ``stages``; returns how many were removed."""
-        removed = 0
-        for stage in stages:
-            base = self.root / stage
-            if base.exists():
-                removed += sum(1 for _ in base.glob("*/*/meta.json"))
-                shutil.rmtree(base)
-        return removed
+    def clear(self, stages: tuple[str, ...] = STAGES) -> ClearResult:
+        """Delete the entries of ``stages``, and only what the cache wrote (``cache_layout.clear_stages``).
+
+        A folder that is not a cache (no marker, and not a cache of the previous version,
+        which is adopted) is refused with a ``UsageError``: nothing is deleted.
+        """
+        if not os.path.lexists(self.root):
+            return ClearResult()
+        root = Path(os.path.realpath(self.root))  # a root that is itself a link (e.g. onto another disk) is followed once
+        if not root.is_dir():
+            raise UsageError(f"--cache-dir {self.root}: not a folder; nothing deleted")
+        version = read_marker(root)
+        if version is None:
+            reason = foreign_reason(root)
+            if reason is not None:
+                raise UsageError(
+                    f"--cache-dir {self.root}: not a remove-people cache (no {MARKER_NAME}, and {reason}); nothing deleted"
+                )
+            try:
+                write_marker(root)  # a cache of the previous version: adopt it
+            except OSError:
+                pass
+        elif version != FORMAT_VERSION:
+            raise UsageError(
+                f"--cache-dir {self.root}: a cache of format {version}, not {FORMAT_VERSION}; clear it with that "
+                f"remove-people version, or delete the folder yourself; nothing deleted"
+            )
+        return clear_stages(root, tuple(stages))

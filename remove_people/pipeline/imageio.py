@@ -145,19 +145,24 @@ def normalize_format(fmt: str) -> str:
         ) from None
 
 
-def _read_bytes(path: Path, what: str) -> bytes:
-    """The file's bytes, with OS errors turned into one-line InputErrors."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise InputError(path, f"{what} file not found (was it moved or deleted?)") from None
-    except IsADirectoryError:
-        raise InputError(path, f"is a folder, not an {what} file") from None
-    except PermissionError:
-        raise InputError(path, f"permission denied: cannot read the {what} file; check its permissions") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read the {what} file ({_one_line(exc.strerror or exc)})") from None
+#: The most bytes one pixel takes in a supported file (16-bit RGBA, uncompressed), and room
+#: for metadata (ICC profiles, EXIF, XMP, text chunks): no valid file within the pixel guard
+#: is bigger than ``max_file_bytes``, so a bigger one is refused before it is read whole.
+_MAX_BYTES_PER_PIXEL = 8
+_METADATA_SLACK_BYTES = 64 << 20
+
+
+def max_file_bytes(max_pixels: int) -> int:
+    """The byte bound of an image or mask file under the pixel guard ``max_pixels``."""
+    return int(max_pixels) * _MAX_BYTES_PER_PIXEL + _METADATA_SLACK_BYTES
+
+
+def _read_bytes(path: Path, what: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """The file's bytes: a regular file only, opened without blocking, read up to the size bound
+    (see ``pipeline/safe_read.py``); every problem is a one-line InputError."""
+    from remove_people.pipeline.safe_read import read_regular
+
+    return read_regular(path, what, max_file_bytes(max_pixels), too_big="if you trust this file, raise --max-pixels")
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -249,7 +254,7 @@ def _open_header(data: bytes, path: Path, max_pixels: int, what: str) -> Image.I
             path, f"corrupt {what}: its header cannot be read ({_one_line(exc)}); re-export or re-copy the file"
         ) from None
 
-    if im.format not in SUPPORTED_FORMATS:
+    if im.format not in SUPPORTED_FORMATS and im.format != "MPO":  # MPO: a camera JPEG with extra images
         raise InputError(
             path, f"unsupported {what} format {im.format}; supported: {_SUPPORTED_TEXT} (convert it first)"
         )
@@ -571,10 +576,11 @@ def read_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes 
     """
     path = Path(path)
     if data is None:
-        data = _read_bytes(path, "image")
+        data = _read_bytes(path, "image", max_pixels)
     im = _open_header(data, path, max_pixels, "image")
-    fmt = im.format
+    fmt = "JPEG" if im.format == "MPO" else im.format  # an MPO's first image is a plain JPEG
     assert fmt is not None
+    frames_note = _extra_frames_note(im)
     # Decode before touching EXIF: for PNG, getexif() loads the pixels itself (eXIf may
     # follow IDAT) and would swallow a decoding error as "malformed EXIF".
     _decode(im, path, "image")
@@ -582,6 +588,8 @@ def read_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes 
     icc = im.info.get("icc_profile") or None
     loaded = LoadedImage(path=path, data=data, rgb=np.zeros((1, 1, 3), np.uint8), alpha=None, format=fmt,
                          mode=im.mode, orientation=orientation, exif=exif, icc_profile=icc)
+    if frames_note:
+        loaded.extra["warning"] = frames_note
     dpi = im.info.get("dpi")
     if isinstance(dpi, tuple) and len(dpi) == 2:
         try:
@@ -630,6 +638,23 @@ def read_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes 
     if loaded.high is not None:
         loaded.high = _apply_orientation(loaded.high, orientation)
     return loaded
+
+
+def _extra_frames_note(im: Image.Image) -> str | None:
+    """A warning for a file holding more than one picture (APNG, animated WebP, multi-page TIFF,
+    MPO), of which only the first is processed and written: the others must not vanish unsaid."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            n = int(getattr(im, "n_frames", 1) or 1)
+            if n > 1:
+                im.seek(0)
+    except Exception:  # noqa: BLE001 - a broken frame table: the first frame is still read (or refused) below
+        return None
+    if n <= 1:
+        return None
+    kind = {"TIFF": "pages", "MPO": "images (MPO)"}.get(str(im.format), "frames (animated)")
+    return f"has {n} {kind}; only the first is processed (a result with people removed holds that one alone)"
 
 
 def _pil_to_arrays(im: Image.Image, loaded: LoadedImage) -> tuple[np.ndarray, np.ndarray | None, None]:
@@ -709,7 +734,7 @@ def read_mask(
 
     path = Path(path)
     if data is None:
-        data = _read_bytes(path, "mask")
+        data = _read_bytes(path, "mask", max_pixels)
     im = _open_header(data, path, max_pixels, "mask")
     _decode(im, path, "mask")
     orientation, _ = _get_orientation_and_exif(im)

@@ -34,11 +34,11 @@ from remove_people.errors import InputError, RemovePeopleError, short_reason
 from remove_people.pipeline.cache import ArtifactCache, make_key
 from remove_people.pipeline.inpaint_pool import InpaintPool, InpaintReply, parse_workers, plan_workers, run_inpaint
 from remove_people.pipeline.inputs import InputItem, InputSet
+from remove_people.pipeline.interrupts import sigterm_as_interrupt
+from remove_people.pipeline.output_plan import FORMAT_SUFFIX, format_suffix, plan_for_config, side_paths
 from remove_people.pipeline.summary import ImageOutcome, RunSummary
 from remove_people.stages.detect.base import Frame, Instance
 from remove_people.stages.select import Selector
-
-FORMAT_SUFFIX = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
 
 
 @dataclass
@@ -112,21 +112,32 @@ class Pipeline:
         return {"detect": kd, "refine": kr, "inpaint": ki}
 
     def output_path(self, out_dir: Path, item: InputItem) -> Path:
-        fmt = self.config.run.get("format")
-        rel = Path(item.rel)
-        if fmt:
-            fmt = str(fmt).lower()
-            if fmt not in FORMAT_SUFFIX:
-                from remove_people.errors import UsageError
-
-                raise UsageError(f"--format {fmt}: valid formats: {', '.join(FORMAT_SUFFIX)}")
-            rel = rel.with_suffix(FORMAT_SUFFIX[fmt])
-        return out_dir / rel
+        """The item's planned output (``pipeline/output_plan.py``); unplanned items mirror their rel."""
+        if item.output is not None:
+            return item.output
+        suffix = format_suffix(self.config.run.get("format"))
+        return out_dir / (Path(item.rel).with_suffix(suffix) if suffix else Path(item.rel))
 
     # -- the run ----------------------------------------------------------------------------
 
     def run(self, inputs: InputSet, out_dir: Path) -> RunSummary:
-        summary = RunSummary(warnings=list(inputs.warnings))
+        """Process ``inputs`` into ``out_dir``. SIGTERM stops it like Ctrl-C (``interrupted``).
+
+        Inputs not yet planned (the Python API) are planned here, before any work, so the
+        same collision and safety rules hold (a ``UsageError`` if the plan is unsafe).
+        """
+        if any(it.output is None for it in inputs.items):
+            inputs = plan_for_config(inputs, out_dir, self.config, self.cache).inputs
+        with sigterm_as_interrupt():
+            return self._run(inputs, out_dir)
+
+    def _run(self, inputs: InputSet, out_dir: Path) -> RunSummary:
+        # Skipped hidden files, symlink loops, renamed outputs; a stage's own notes (records of a
+        # --masks annotation file that name no image).
+        notes = list(inputs.warnings) + list(getattr(self.detector, "notes", []))
+        summary = RunSummary(warnings=notes)
+        for note in notes:
+            self.on_message(f"warning: {note}")
         summary.settings = {
             "detect": self.detector.identity(),
             "refine": self.refiner.identity(),
@@ -180,6 +191,11 @@ class Pipeline:
                 upcoming = next(batch_iter, None)
                 next_loads = submit(upcoming) if upcoming is not None else None  # prefetch while we compute
                 works = [w for w in loaded if isinstance(w, _Work)]
+                for w in works:
+                    note = w.loaded.extra.get("warning")  # e.g. a multi-frame file: only its first frame is used
+                    if note:
+                        summary.warnings.append(f"{w.item.rel}: {note}")
+                        self.on_message(f"warning: {w.item.rel}: {note}")
                 for o in loaded:
                     if isinstance(o, ImageOutcome):
                         summary.outcomes.append(o)
@@ -315,12 +331,13 @@ class Pipeline:
         Items whose refined mask is not cached get ``fresh_mask``; the later stages compute them.
         """
         for w in works:
-            got = self.cache.get_mask(w.keys["refine"])
+            shape = w.loaded.rgb.shape[:2]
+            got = self.cache.get_mask(w.keys["refine"], shape)
             if got is not None:
                 w.mask, meta, w.exclude = got
                 w.persons = int(meta.get("persons", 0))
                 if w.mask.any():
-                    w.result = self.cache.get_result(w.keys["inpaint"])
+                    w.result = self.cache.get_result(w.keys["inpaint"], shape)
             else:
                 w.fresh_mask = True
 
@@ -407,7 +424,7 @@ class Pipeline:
         if w.failed is not None or w.result is not None or w.mask is None or not w.mask.any():
             return None
         if w.fresh_mask:  # a fresh mask may still match a result cached earlier
-            w.result = self.cache.get_result(w.keys["inpaint"])
+            w.result = self.cache.get_result(w.keys["inpaint"], w.loaded.rgb.shape[:2])
             if w.result is not None:
                 return None
         pool = self._inpaint_pool()
@@ -457,11 +474,12 @@ class Pipeline:
                     rgb, w.loaded, changed=(w.mask > 0) if changed else None, format=fmt, quality=run.get("quality")
                 )
             atomic_write_bytes(w.out_path, data)
+            mask_path, compare_path = side_paths(w.out_path)
             if run.get("save_masks") and w.mask is not None:
                 ok, buf = cv2.imencode(".png", w.mask)
-                atomic_write_bytes(w.out_path.with_name(w.out_path.stem + ".mask.png"), buf.tobytes())
+                atomic_write_bytes(mask_path, buf.tobytes())
             if run.get("compare") and changed:
-                atomic_write_bytes(w.out_path.with_name(w.out_path.stem + ".compare.jpg"), compare_image(w.loaded.rgb, w.mask, w.result))
+                atomic_write_bytes(compare_path, compare_image(w.loaded.rgb, w.mask, w.result))
             return ImageOutcome(
                 w.item.rel,
                 "changed" if changed else "unchanged",

@@ -77,5 +77,5 @@ def test_refused_records_are_reported_with_id_and_field(tmp_path: Path, shared: 
 def test_unreadable_annotations_name_the_file(tmp_path: Path, shared: Path) -> None:
     bad = tmp_path / "x.json"
     bad.write_text("{not json")
-    with pytest.raises(UsageError, match="x.json: not a readable COCO"):
+    with pytest.raises(UsageError, match="x.json: not a COCO annotation file"):
         CocoSubset.load(bad, shared / "data" / "coco-person" / "images")

@@ -19,9 +19,13 @@ import json
 import os
 import shutil
 import signal
+import stat
+import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +73,83 @@ class Done:
     @property
     def summary(self) -> dict:
         return json.loads(self.stdout)
+
+
+def run_raw(args: list[str], cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None) -> Done:
+    """``remove-people ARGS`` in a child process, exactly as given (no options added)."""
+    t = time.perf_counter()
+    p = subprocess.run(
+        [sys.executable, "-m", "remove_people.cli", *args],
+        capture_output=True, text=True, env={**cli_env(), **(env or {})}, timeout=timeout, cwd=cwd,
+    )  # fmt: skip
+    return Done(p.returncode, p.stdout, p.stderr, time.perf_counter() - t)
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The lines a user reads on stderr (progress-bar redraws dropped)."""
+    return [ln for ln in stderr.replace("\r", "\n").splitlines() if ln.strip() and not re.search(r"\beta\b", ln)]
+
+
+def assert_failed_alone(p: subprocess.CompletedProcess, expected: dict[str, str]) -> dict:
+    """A run where exactly the files of ``expected`` failed, each with one line on stderr naming it
+    and carrying its phrase, and no traceback; exit 1 (the run went on). Returns the JSON summary."""
+    assert "Traceback" not in p.stderr, p.stderr
+    assert p.returncode == 1, p.stderr
+    s = json.loads(p.stdout)
+    reasons = {f["file"]: f["reason"] for f in s["failures"]}
+    assert set(reasons) == set(expected), reasons
+    for name, phrase in expected.items():
+        assert phrase in reasons[name] and "\n" not in reasons[name], (name, reasons[name])
+        assert sum(ln.startswith(f"failed: {name}:") for ln in p.stderr.splitlines()) == 1, (name, p.stderr)
+    return s
+
+
+def snapshot(*paths: Path) -> dict[str, str]:
+    """Everything under ``paths``: each file's sha256, where each symlink points, what each
+    special file is (FIFOs, sockets are listed, never opened). Folders by relative path."""
+    out: dict[str, str] = {}
+    for root in paths:
+        if not os.path.lexists(root):
+            out[str(root)] = "missing"
+            continue
+        entries = [Path(root)] if not Path(root).is_dir() or Path(root).is_symlink() else []
+        if not entries:
+            for dirpath, dirnames, files in os.walk(root):
+                entries += [Path(dirpath) / n for n in dirnames + files]
+        for p in entries:
+            key = str(p)
+            mode = os.lstat(p).st_mode
+            if stat.S_ISLNK(mode):
+                out[key] = "link->" + os.readlink(p)
+            elif stat.S_ISREG(mode):
+                out[key] = sha(p)
+            elif stat.S_ISDIR(mode):
+                out[key] = "dir"
+            else:
+                out[key] = f"special {stat.S_IFMT(mode)}"
+    return out
+
+
+@contextmanager
+def untouched(*paths: Path) -> Iterator[None]:
+    """Assert that nothing under ``paths`` (the inputs of a hardening test) changed in the block:
+    no file written, added, removed or relinked."""
+    before = snapshot(*paths)
+    yield
+    after = snapshot(*paths)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    assert not changed, f"inputs changed: {changed[:10]}"
+
+
+def run_measured(args: list[str], timeout: float) -> tuple[subprocess.CompletedProcess, float, int]:
+    """Run a child (full argv); (result, seconds, its peak RSS in MB). Children are reaped one at a time."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    p = subprocess.run(args, capture_output=True, text=True, env=cli_env(), timeout=timeout)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return p, time.perf_counter() - t, max(peak, before) // 1024
 
 
 def run_cli(inp: Path, out: Path, cache: Path, *extra: str, timeout: float = 300) -> Done:
@@ -185,3 +266,30 @@ class Reference:
 def seed_detect_cache(reference: Reference, cache: Path) -> None:
     """Copy the reference's detect entries into ``cache`` so a run skips loading YOLO."""
     shutil.copytree(reference.cache / "detect", cache / "detect")
+
+
+# -- COCO annotation files (issue 20 items 8 and 9) ---------------------------------------------
+
+#: The photos of a COCO case: (file name, colour); each has one person-shaped square in its record.
+COCO_PHOTOS = (("a.png", (10, 200, 30)), ("b.png", (200, 10, 30)), ("c.png", (30, 10, 200)))
+
+
+def coco_photos(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, color in COCO_PHOTOS:
+        Image.new("RGB", (64, 48), color).save(folder / name)
+    return folder
+
+
+def coco_doc() -> dict:
+    """A valid COCO instances file for ``coco_photos``: image ids 1, 2, 3, one person each."""
+    return {
+        "images": [{"id": i + 1, "file_name": name, "width": 64, "height": 48} for i, (name, _) in enumerate(COCO_PHOTOS)],
+        "categories": [{"id": 1, "name": "person"}],
+        "annotations": [
+            {"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0,
+             "segmentation": [[10, 10, 30, 10, 30, 30, 10, 30]]}
+            for i in (1, 2, 3)
+        ],
+    }  # fmt: skip
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -370,14 +371,14 @@ def test_odd_but_valid_inputs_load(tmp_path: Path) -> None:
 def test_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     p = tmp_path / "x.png"
     Image.new("RGB", (2, 2)).save(p)
-    real_open = open
+    real_open = os.open  # files are opened with os.open (non-blocking; pipeline/safe_read.py)
 
     def deny(file: object, *args: object, **kwargs: object) -> object:
         if Path(str(file)) == p:
             raise PermissionError(13, "Permission denied")
-        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(file, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("builtins.open", deny)
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(InputError, match="permission denied"):
         read_image(p)
     with pytest.raises(InputError, match="permission denied"):

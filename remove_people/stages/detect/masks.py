@@ -3,11 +3,16 @@
 Why a detector and not a separate code path: masks from another tool (or COCO's
 ground truth) then flow through the same refine, inpaint, cache and output code,
 so ``--masks`` differs from YOLO only in where the pixels come from.
+
+Why so wary (issue 20): these files come from elsewhere. A COCO file is checked record
+by record before pycocotools sees it (``pipeline/coco_json.py``), a single mask file is
+decoded up front, and a mask folder's files are read like inputs (regular files only,
+bounded, within the pixel guard). A bad file given to ``--masks`` fails the run up front
+(exit 2); a bad record or mask fails only its own photo, with one line.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
@@ -16,6 +21,7 @@ import cv2
 import numpy as np
 
 from remove_people.errors import InputError, UsageError
+from remove_people.pipeline.safe_read import regular_or_missing
 from remove_people.stages.detect.base import PERSON, Detector, Frame, Instance
 
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg", ".jpeg", ".gif")
@@ -45,15 +51,10 @@ class _CocoIndex:
     """Annotations of a COCO file, looked up by an input's relative path or base name."""
 
     def __init__(self, path: Path, category: str) -> None:
-        from pycocotools.coco import COCO
-        import contextlib
-        import io
+        from remove_people.pipeline.coco_json import load_coco
 
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
-                self.coco = COCO(str(path))
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-            raise UsageError(f"{path}: not a readable COCO annotation file ({err})") from None
+        self.file = load_coco(path, option="--masks")  # a bad file: UsageError, exit 2
+        self.coco = self.file.coco()
         cats = self.coco.loadCats(self.coco.getCatIds())
         by_name = {c["name"]: c["id"] for c in cats}
         if category in by_name:
@@ -63,14 +64,17 @@ class _CocoIndex:
         else:
             raise UsageError(f"{path}: no category {category!r}; categories: {', '.join(sorted(by_name))}")
         self.cat_name = next(c["name"] for c in cats if c["id"] == self.cat_id)
-        self.by_name: dict[str, int] = {}
-        self.by_base: dict[str, list[int]] = {}
-        for img in self.coco.dataset.get("images", []):
-            fn = str(img.get("file_name", ""))
-            self.by_name[fn] = img["id"]
-            self.by_base.setdefault(PurePosixPath(fn).name, []).append(img["id"])
+        #: file_name → image id, or the reason its record was refused (a str).
+        self.by_name: dict[str, int | str] = {}
+        self.by_base: dict[str, list[int | str]] = {}
+        named = [(img["file_name"], img["id"]) for img in self.coco.dataset["images"]]
+        named += list(self.file.bad_names.items())
+        for fn, found in named:
+            self.by_name.setdefault(fn, found)
+            self.by_base.setdefault(PurePosixPath(fn).name, []).append(found)
 
-    def image_id(self, rel: str) -> int | None:
+    def image_id(self, rel: str) -> int | str | None:
+        """The image id of input ``rel``, the reason its record was refused (a str), or None (no record)."""
         if rel in self.by_name:
             return self.by_name[rel]
         ids = self.by_base.get(PurePosixPath(rel).name, [])
@@ -111,10 +115,27 @@ class MaskDetector(Detector):
         self.root = Path(params.path)
         if not self.root.exists():
             raise UsageError(f"--masks {self.root}: no such file or folder")
+        kind = regular_or_missing(self.root)
+        if kind is not None and kind != "a folder":
+            raise UsageError(f"--masks {self.root}: is {kind}, not a mask file, folder or COCO JSON")
         self._coco: _CocoIndex | None = None
         self._folder_index: dict[str, list[Path]] | None = None
+        #: Warnings about the --masks file as a whole (records naming no image), shown once by the runner.
+        self.notes: list[str] = []
         if self.root.is_file() and self.root.suffix.lower() == ".json":
             self._coco = _CocoIndex(self.root, params.category)
+            self.notes = list(self._coco.file.problems)
+        elif self.root.is_file():
+            self._check_single_mask()
+
+    def _check_single_mask(self) -> None:
+        """One mask for every input: decode it now, so a bad one fails the run once, up front."""
+        from remove_people.pipeline.imageio import read_mask
+
+        try:
+            read_mask(self.root, None, invert=self.params.invert, threshold=self.params.threshold)
+        except InputError as err:
+            raise UsageError(f"--masks {self.root}: {err.reason}") from None
 
     def identity(self) -> dict[str, Any]:
         ident = super().identity()
@@ -150,7 +171,12 @@ class MaskDetector(Detector):
                     f.extra["warning"] = f"no entry in {self.root.name}; passed through unchanged"
                     out.append([])
                     continue
-                out.append(self._coco.instances(image_id, shape))
+                if isinstance(image_id, str):  # its record was refused: this photo fails, the others go on
+                    raise InputError(f.path, f"its record in {self.root.name} cannot be used: {image_id}")
+                try:
+                    out.append(self._coco.instances(image_id, shape))
+                except Exception as err:  # noqa: BLE001 - a record that passed the checks and still fails
+                    raise InputError(f.path, f"its masks in {self.root.name} cannot be drawn ({type(err).__name__}: {err})") from None
                 continue
             mask_path = self._mask_file(f.rel)
             if mask_path is None:
