@@ -244,7 +244,7 @@ def describe(typ: Any, b: Bounds, with_null: bool = True) -> str:
         elif base in ("list", "tuple"):
             n = f"{b.length} " if b.length else ""
             inner = alt[alt.index("[") + 1 : -1] if "[" in alt else "values"
-            what = {"int": "integers", "float": "numbers", "str": "names"}.get(inner.split("|")[0].strip(), "values")
+            what = {"int": "integers", "float": "finite numbers", "str": "names"}.get(inner.split("|")[0].strip(), "values")
             lim = rng("").strip()
             parts.append(f"a list of {n}{what}" + (f" ({lim})" if lim else "") + ", e.g. [0, 1]")
         elif base == "None":

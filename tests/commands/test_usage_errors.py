@@ -123,7 +123,7 @@ CASES: list[tuple[list[str], str]] = [
     (["eval", "inpaint", "--sets", "faces"], "--sets faces: valid sets"),
     (["eval", "inpaint", "--masks", "m"], "--masks and --peer go with --images"),
     (["eval", "inpaint", "--seed", "-1"], "'--seed'"),
-    (["eval", "inpaint", "--set", "eval.hole_ratio=[0.5]"], "expected a list of 2 numbers"),
+    (["eval", "inpaint", "--set", "eval.hole_ratio=[0.5]"], "expected a list of 2 finite numbers"),
     (["eval", "inpaint", "--set", "eval.hole_max_persons=0"], "expected an integer from 1 to 50"),
     (["eval", "detect", "--detector", "sam"], "--detector sam: valid: yolo, masks"),
     (["eval", "detect", "--conf", "2"], "'--conf'"),

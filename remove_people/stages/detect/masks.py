@@ -32,7 +32,7 @@ class MaskParams:
     path: str | None = param(None, kind="path")
     invert: bool = False
     threshold: int = param(127, lo=0, hi=65534)
-    category: str | int = "person"
+    category: str | int = param("person", lo=0, hi=2**31 - 1)  # a COCO category name or id
     images_root: str | None = param(None, kind="path")
 
 
