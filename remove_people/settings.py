@@ -181,6 +181,8 @@ def _in_bounds(value: Any, b: Bounds) -> bool:
         return (b.lo is None or value >= b.lo) and (b.hi is None or value <= b.hi)
     if isinstance(value, str) and b.choices:
         return value in b.choices
+    if isinstance(value, str) and b.kind == "device":
+        return re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?|\d+(,\d+)*", value.strip()) is not None
     return True
 
 
@@ -239,6 +241,8 @@ def describe(typ: Any, b: Bounds, with_null: bool = True) -> str:
                 parts.append(b.choices[0])
             elif b.choices:
                 parts.append("one of " + ", ".join(b.choices))
+            elif b.kind == "device":
+                parts.append("a device: auto, cpu, cuda, cuda:N")
             else:
                 parts.append("a path" if b.kind == "path" else "a text")
         elif base in ("list", "tuple"):

@@ -53,6 +53,17 @@ def _split_names(text: Optional[str], default: list[str]) -> list[str]:
     return names
 
 
+def _check_inpainters(names: list[str]) -> None:
+    """Every ``--inpainters`` name is installed (else one line, exit 2, before any image is read)."""
+    from remove_people.stages import INPAINTERS
+
+    for n in names:
+        try:
+            INPAINTERS.get(n)
+        except UsageError as err:
+            raise UsageError(f"--inpainters {n}: {err}") from None
+
+
 # ------------------------------------------------------------------------------------ inpaint
 
 
@@ -82,6 +93,7 @@ def inpaint_cmd(
     cfg = O.build_config(config, set_, model_dir=model_dir, offline=offline)
     ev = cfg.data["eval"]
     names = _split_names(inpainters, ev["inpainters"])
+    _check_inpainters(names)
     seed = int(ev["seed"] if seed is None else seed)
     peer_label = peer_name or str(ev["peer_name"])
     if images is not None:

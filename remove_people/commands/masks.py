@@ -41,6 +41,7 @@ def generate(
         ratio_range = (lo if min_ratio is None else min_ratio, hi if max_ratio is None else max_ratio)
         if not 0 <= ratio_range[0] <= ratio_range[1] <= 1:
             raise UsageError(f"need 0 <= --min-ratio <= --max-ratio <= 1, got {ratio_range}")
+    O.check_output_folder(out, "--out")
     if annotations is not None and not annotations.exists():
         raise UsageError(f"annotations not found: {annotations}")
     paths = generate_masks(kind, n, size, out, seed=seed, annotations=annotations, ratio_range=ratio_range)

@@ -227,6 +227,8 @@ def build_config(
         if not key.endswith(".plugin"):
             cfg.put(key, value, label=f"--set {item}")
     cfg.validate()
+    if cfg.run.get("cache_dir"):
+        check_output_folder(Path(cfg.run["cache_dir"]).expanduser(), "--cache-dir")
     _check_selection(cfg)
     apply_model_settings(cfg, quiet=quiet)
     return cfg
@@ -246,6 +248,25 @@ def check_device_option(device: str, option: str = "--device") -> None:
 
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
         raise UsageError(f"{option} {device}: expected auto, cpu, cuda or cuda:N")
+
+
+def check_training_data(data: Path, split: str) -> None:
+    """``--data`` is a folder and ``--split`` a file (as given, else inside ``--data``), before torch starts."""
+    from remove_people.errors import UsageError
+
+    if not data.is_dir():
+        raise UsageError(f"--data {data} is not a folder")
+    p = Path(split)
+    if not (p.is_file() or (not p.is_absolute() and (data / p).is_file())):
+        raise UsageError(f"--split {split}: no such file (looked as given and in {data}); a CSV with columns file,split")
+
+
+def check_output_folder(path: Path, option: str) -> None:
+    """A folder option that names an existing file is refused at once, not at the first write."""
+    from remove_people.errors import UsageError
+
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path}: is a file, not a folder")
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from remove_people.commands.options import check_device_option
+from remove_people.commands.options import check_device_option, check_output_folder, check_training_data
 
 
 def train_deepfillv2(
@@ -42,9 +42,9 @@ def train_deepfillv2(
     from remove_people.errors import UsageError
     from remove_people.training.deepfillv2 import DeepFillTrainConfig, train_deepfillv2 as run
 
-    if not data.is_dir():
-        raise UsageError(f"--data {data} is not a folder")
+    check_training_data(data, split)
     check_device_option(device)
+    check_output_folder(out, "--out")
     if layout not in ("tf", "pt"):
         raise UsageError(f"--layout must be tf or pt, got {layout!r}")
     cfg = DeepFillTrainConfig(

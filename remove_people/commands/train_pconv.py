@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from remove_people.commands.options import check_device_option
+from remove_people.commands.options import check_device_option, check_output_folder, check_training_data
 
 
 def train_pconv(
@@ -42,9 +42,9 @@ def train_pconv(
     from remove_people.errors import UsageError
     from remove_people.training.pconv import TrainConfig, train
 
-    if not data.is_dir():
-        raise UsageError(f"--data {data} is not a folder")
+    check_training_data(data, split)
     check_device_option(device)
+    check_output_folder(out, "--out")
     cfg = TrainConfig(
         data=str(data), split=split, out=str(out), epochs=epochs, finetune_epochs=finetune_epochs,
         batch_size=batch_size, lr=lr, finetune_lr=finetune_lr, size=size, seed=seed, workers=workers,

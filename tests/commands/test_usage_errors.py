@@ -32,6 +32,7 @@ def work(tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "bad.yaml").write_text("run:\n  batch_size: lots\n")
     (tmp_path / "notyaml.yaml").write_text("run: [unclosed\n")
     (tmp_path / "data").mkdir()
+    (tmp_path / "afile").write_text("not a folder")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -86,6 +87,9 @@ CASES: list[tuple[list[str], str]] = [
     (["run", "in", "--config", "notyaml.yaml"], "notyaml.yaml: not valid YAML"),
     (["run", "in", "--detector-weights", "yolo99-seg"], "unknown weights 'yolo99-seg'"),
     (["run", "nothing-here"], "nothing-here"),
+    (["run", "in", "--masks", "nowhere"], "--masks nowhere: no such file or folder"),
+    (["run", "in", "--cache-dir", "afile"], "--cache-dir afile: is a file, not a folder"),
+    (["run", "in", "--executor", "local", "--stage-batch-size", "load"], "--stage-batch-size 'load'"),
     # run: --set, each way a setting can be wrong (issue 20, items 7 and 11)
     (["run", "in", "--set", "refine.morphology.dilate=100000"], "--set refine.morphology.dilate=100000: expected an integer from 0 to 512"),
     (["run", "in", "--set", "run.batch_size=abc"], "--set run.batch_size=abc: expected an integer"),
@@ -103,6 +107,7 @@ CASES: list[tuple[list[str], str]] = [
     (["run", "in", "--set", "detect.yolo.classes=person"], "expected a list of integers"),
     (["run", "in", "--set", "inpaint.plugin=lama"], "unknown inpainter 'lama'"),
     (["run", "in", "--set", "inpaint.deepfillv2.precision=fp8"], "expected one of fp32, fp16, bf16"),
+    (["run", "in", "--set", "detect.yolo.device=tpu"], "--set detect.yolo.device=tpu: expected a device"),
     (["run", "in", "--set", "executor.ray.detect.batch_size=0"], "expected an integer from 1 to 1024"),
     (["run", "in", "--set", "select.keep_mask=[1]"], "expected a text or null"),
     (["run", "in", "--set", "run.skip_existing=maybe"], "expected true or false"),
@@ -121,6 +126,7 @@ CASES: list[tuple[list[str], str]] = [
     # eval
     (["eval", "inpaint", "--limit", "0"], "'--limit'"),
     (["eval", "inpaint", "--sets", "faces"], "--sets faces: valid sets"),
+    (["eval", "inpaint", "--inpainters", "telea,lama"], "--inpainters lama: unknown inpainter 'lama'"),
     (["eval", "inpaint", "--masks", "m"], "--masks and --peer go with --images"),
     (["eval", "inpaint", "--seed", "-1"], "'--seed'"),
     (["eval", "inpaint", "--set", "eval.hole_ratio=[0.5]"], "expected a list of 2 finite numbers"),
@@ -144,13 +150,16 @@ CASES: list[tuple[list[str], str]] = [
     # train
     (["train", "pconv"], "missing option '--data'"),
     (["train", "pconv", "--data", "nowhere"], "--data nowhere is not a folder"),
-    (["train", "pconv", "--data", "data", "--device", "gpu"], "--device gpu: expected auto, cpu, cuda or cuda:N"),
+    (["train", "pconv", "--data", "data", "--device", "gpu"], "--split split.csv: no such file"),
+    (["train", "pconv", "--data", "data", "--split", "afile", "--device", "gpu"], "--device gpu: expected auto, cpu, cuda or cuda:N"),
+    (["train", "pconv", "--data", "data", "--split", "afile", "--out", "afile"], "--out afile: is a file"),
     (["train", "pconv", "--data", "data", "--batch-size", "0"], "'--batch-size'"),
     (["train", "pconv", "--data", "data", "--lr", "-1"], "'--lr'"),
     (["train", "pconv", "--data", "data", "--p-persons", "2"], "'--p-persons'"),
     (["train", "pconv", "--data", "data", "--size", "100000"], "'--size'"),
-    (["train", "deepfillv2", "--data", "data", "--layout", "onnx"], "--layout must be tf or pt"),
-    (["train", "deepfillv2", "--data", "data", "--device", "tpu"], "--device tpu"),
+    (["train", "deepfillv2", "--data", "data", "--split", "afile", "--layout", "onnx"], "--layout must be tf or pt"),
+    (["train", "deepfillv2", "--data", "data", "--split", "afile", "--device", "tpu"], "--device tpu"),
+    (["train", "deepfillv2", "--data", "data", "--split", "nope.csv"], "--split nope.csv: no such file"),
     (["train", "deepfillv2", "--data", "data", "--steps", "0"], "'--steps'"),
     (["train", "deepfillv2", "--data", "data", "--gan-weight", "-1"], "'--gan-weight'"),
     # masks
@@ -159,6 +168,7 @@ CASES: list[tuple[list[str], str]] = [
     (["masks", "generate", "--kind", "persons", "--n", "1", "--size", "100000", "--out", "m"], "'--size'"),
     (["masks", "generate", "--kind", "persons", "--n", "1", "--out", "m", "--min-ratio", "0.5", "--max-ratio", "0.1"], "--min-ratio"),
     (["masks", "generate", "--kind", "persons", "--n", "1", "--out", "m", "--annotations", "none.json"], "annotations not found"),
+    (["masks", "generate", "--kind", "persons", "--n", "1", "--out", "afile"], "--out afile: is a file, not a folder"),
     # cache
     (["cache", "clear", "--stage", "decode"], "--stage decode: valid stages"),
     (["cache", "info", "--cache-dir"], "'--cache-dir' requires an argument"),

@@ -38,7 +38,7 @@ class YoloParams:
     imgsz: int = param(640, lo=32, hi=8192)
     max_det: int = param(100, lo=1, hi=10000)
     half: bool = False
-    device: str = "auto"
+    device: str = param("auto", kind="device")
     batch: int = param(8, lo=1, hi=256)
     classes: list[int] = param(default_factory=lambda: [0], lo=0, hi=1000)
     trust_weights: bool = False  # load a .pt whose sha256 is not in the weights table (it is a full pickle)

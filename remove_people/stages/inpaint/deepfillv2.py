@@ -48,7 +48,7 @@ class DeepFillv2Params(CropParams):
     variant: str = param("places2", choices=VARIANTS)
     layout: str = param("tf", choices=LAYOUTS)
     weights: str | None = None
-    device: str = "auto"
+    device: str = param("auto", kind="device")
     precision: str = param("fp32", choices=PRECISIONS)
     batch_size: int = param(4, lo=1, hi=256)
 

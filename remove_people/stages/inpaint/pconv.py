@@ -38,7 +38,7 @@ class PConvParams(CropParams):
 
     max_side: int | None = param(512, lo=16, hi=65536)  # crops come out 256 or 512 per side, the training sizes
     weights: str | None = None
-    device: str = "auto"
+    device: str = param("auto", kind="device")
     batch_size: int = param(4, lo=1, hi=256)
 
 
