@@ -16,6 +16,11 @@ from remove_people.commands import options as O
 app = O.new_app("Generate hole masks (255 = hole) for training and evaluating inpainters.")
 
 
+@app.callback()
+def _group() -> None:
+    """Generate hole masks (255 = hole) for training and evaluating inpainters."""
+
+
 @O.command(app, "generate")
 def generate(
     kind: str = typer.Option(..., "--kind", help="lines-circles (Liu et al.'s strokes and circles) or persons (COCO silhouettes)."),

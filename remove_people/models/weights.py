@@ -393,14 +393,14 @@ def configure(
     inpainting pool too) and do not leak into other libraries or later in-process runs.
     ``quiet`` (``--quiet``; ``None`` leaves it as it is) silences notices and download bars.
     The one exception is ultralytics' own ``YOLO_OFFLINE``, which it reads at import to skip
-    its online checks: it is set (never unset) when offline is on.
+    its online checks: it is set (never unset) when offline is on, however that was said.
     """
     previous = dict(_CONFIGURED)
     _CONFIGURED["model_dir"] = os.fspath(model_dir) if model_dir is not None else None
     _CONFIGURED["offline"] = offline
     if quiet is not None:
         _CONFIGURED["quiet"] = bool(quiet)
-    if offline:
+    if is_offline():  # --offline, or REMOVE_PEOPLE_OFFLINE in any of its spellings (1, true, yes, on)
         os.environ.setdefault("YOLO_OFFLINE", "1")
     return previous
 
