@@ -22,7 +22,8 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from remove_people.errors import UsageError
-from remove_people.settings import check_field, check_mapping, fields_of, section_schemas
+from remove_people.sections import section_schemas
+from remove_people.settings import check_field, check_mapping, fields_of
 
 STAGES = ("detect", "refine", "inpaint")
 

@@ -13,7 +13,8 @@ import pytest
 
 from remove_people.config import Config, build_stage, default_config_path, load_yaml
 from remove_people.errors import UsageError
-from remove_people.settings import bounds_of, check_field, defaults_of, fields_of, param, section_schemas
+from remove_people.sections import section_schemas
+from remove_people.settings import bounds_of, check_field, defaults_of, fields_of, param
 from remove_people.stages import INPAINTERS, REGISTRIES
 from remove_people.stages.inpaint.base import CropParams, Inpainter
 
