@@ -1,8 +1,15 @@
-"""Configuration: ``configs/default.yaml`` overlaid by ``--config FILE`` and ``--set key=value``.
+"""Configuration: ``configs/default.yaml`` overlaid by ``--config FILE``, flags and ``--set key=value``.
 
 Why one loader: the CLI, the Python API, tests and benchmarks all build stages
-the same way, so a default changes in exactly one file and an unknown key fails
-the same way everywhere (with the list of valid keys).
+the same way, so a default changes in exactly one file and an unknown key or a
+bad value fails the same way everywhere: one line naming the key, the value and
+what is accepted (types and bounds live in ``remove_people.settings`` and in each
+plugin's ``Params`` dataclass), before any work.
+
+Order of precedence, lowest first: ``default.yaml``, each ``--config`` file, the
+command's flags (``commands/options.py``; plugin choice first, so ``-i telea
+--set inpaint.radius=3`` reaches telea in either order), then ``--set`` (a
+``STAGE.plugin=`` override first, then the others in command-line order).
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from remove_people.errors import UsageError
+from remove_people.sections import section_schemas
+from remove_people.settings import check_field, check_mapping, fields_of
 
 STAGES = ("detect", "refine", "inpaint")
 
@@ -34,8 +43,8 @@ def load_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
         raise UsageError(f"{path}: cannot read config ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path}: not valid YAML ({err})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -60,11 +69,37 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any], where: str) -> None:
 
 
 def parse_value(text: str) -> Any:
-    """A ``--set`` value: YAML scalars and lists (``25``, ``0.5``, ``true``, ``null``, ``[0, 1]``)."""
+    """A ``--set`` value: YAML scalars and lists (``25``, ``0.5``, ``true``, ``null``, ``[0, 1]``).
+
+    Text that is not YAML stays text (``--set detect.masks.path=C:[x]``); a YAML tag
+    (``!!python/object…``) is refused: a setting is data, never an object to construct.
+    """
+    if text.lstrip().startswith("!"):
+        raise UsageError(f"{text!r}: YAML tags are not accepted in a setting; give a plain value")
     try:
         return yaml.safe_load(text)
+    except yaml.constructor.ConstructorError:
+        raise UsageError(f"{text!r}: YAML tags are not accepted in a setting; give a plain value") from None
     except yaml.YAMLError:
         return text
+
+
+def split_override(item: str) -> tuple[str, Any]:
+    """``"refine.dilate=25"`` -> ``("refine.dilate", 25)``; a malformed item is a usage error."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or "." not in key or not all(key.split(".")):
+        raise UsageError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. refine.dilate=25")
+    try:
+        return key, parse_value(raw)
+    except UsageError as err:
+        raise UsageError(f"--set {key}={err}") from None
+
+
+def _plugin_class(stage: str, name: str) -> Any:
+    from remove_people.stages import REGISTRIES
+
+    return REGISTRIES[stage].get(name)
 
 
 @dataclass
@@ -74,72 +109,158 @@ class Config:
     data: dict[str, Any]
 
     @classmethod
-    def load(cls, config_files: Iterable[Path] = (), overrides: Iterable[str] = ()) -> "Config":
-        data = load_yaml(default_config_path())
+    def from_files(cls, config_files: Iterable[Path] = ()) -> "Config":
+        """``default.yaml`` overlaid by each file in turn; each file's values are checked as it comes."""
+        cfg = cls(load_yaml(default_config_path()))
         for f in config_files:
             for section, values in load_yaml(Path(f)).items():
-                if section not in data:
-                    raise UsageError(f"{f}: unknown section {section!r}; valid: {', '.join(data)}")
-                if isinstance(values, Mapping):
-                    _merge(data[section], values, section)
-                else:
+                if section not in cfg.data:
+                    raise UsageError(f"{f}: unknown section {section!r}; valid: {', '.join(cfg.data)}")
+                if not isinstance(values, Mapping):
                     raise UsageError(f"{f}: section {section!r} must be a mapping")
-        cfg = cls(data)
-        for item in overrides:
-            cfg.set(item)
+                try:
+                    _merge(cfg.data[section], values, section)
+                except UsageError as err:
+                    raise UsageError(f"{f}: {err}") from None
+            cfg.validate(where=f"{f}: ")
         return cfg
+
+    @classmethod
+    def load(cls, config_files: Iterable[Path] = (), overrides: Iterable[str] = ()) -> "Config":
+        """Defaults, files, then ``--set`` overrides, all checked (the Python API's and tests' way in)."""
+        cfg = cls.from_files(config_files)
+        cfg.apply_overrides(overrides)
+        cfg.validate()
+        return cfg
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def apply_overrides(self, items: Iterable[str]) -> None:
+        """``--set`` items: a ``STAGE.plugin=`` choice first, so the other keys reach that plugin."""
+        parsed = [(item, *split_override(item)) for item in items]
+        for item, key, value in sorted(parsed, key=lambda p: not p[1].endswith(".plugin")):
+            self.put(key, value, label=f"--set {item}")
 
     def set(self, item: str) -> None:
         """Apply one ``section.key=value`` (or ``stage.plugin.key=value``) override."""
-        key, sep, raw = item.partition("=")
-        if not sep or "." not in key:
-            raise UsageError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. refine.dilate=25")
-        value = parse_value(raw)
-        parts = key.strip().split(".")
+        key, value = split_override(item)
+        self.put(key, value, label=f"--set {item}")
+
+    def put(self, key: str, value: Any, label: str | None = None) -> None:
+        """Set the dotted ``key`` to ``value``, checked against its declared type and bounds.
+
+        ``label`` names where the value came from in error messages (``--set refine.dilate=…``,
+        ``--max-pixels -5``); without it the key and value are shown. ``STAGE.KEY`` sets a
+        parameter of the stage's selected plugin.
+        """
+        parts = key.split(".")
         section = parts[0]
+        where = label or key
         if section not in self.data:
-            raise UsageError(f"--set {item!r}: unknown section {section!r}; valid: {', '.join(self.data)}")
+            raise UsageError(f"{where}: unknown section {section!r}; valid: {', '.join(self.data)}")
+        if section in STAGES:
+            self._put_stage(section, parts[1:], value, where, label is not None)
+            return
+        schema = section_schemas().get(section)
         node = self.data[section]
-        if section in STAGES and len(parts) == 2 and parts[1] not in node:
-            # refine.dilate → the selected plugin's parameter
-            plugin = node["plugin"]
-            node = node.setdefault(plugin, {})
-            parts = [section, plugin, parts[1]]
-            if parts[2] not in node and self._plugin_fields(section, plugin) is not None:
-                fields = self._plugin_fields(section, plugin) or []
-                if parts[2] not in fields:
-                    raise UsageError(
-                        f"--set {item!r}: {plugin} has no parameter {parts[2]!r}; valid: {', '.join(fields) or '(none)'}"
-                    )
+        for depth, name in enumerate(parts[1:], start=1):
+            fields = fields_of(schema) if schema else {}
+            # A key default.yaml has but no schema declares yet is taken unchecked (and flagged by
+            # tests/test_settings.py), so a new setting never breaks the command line.
+            fields = {**fields, **{k: None for k in node if k not in fields}} if isinstance(node, dict) else fields
+            if name not in fields:
+                raise UsageError(f"{where}: unknown key {name!r} in {'.'.join(parts[:depth])}; valid: {', '.join(fields)}")
+            f = fields[name]
+            nested = f.metadata.get("section") if f is not None else None
+            if depth < len(parts) - 1:
+                if nested is None:
+                    raise UsageError(f"{where}: {'.'.join(parts[: depth + 1])} is a value, not a section")
+                schema = nested
+                node = node.setdefault(name, {})
+                continue
+            if nested is not None:
+                if not isinstance(value, Mapping):
+                    raise UsageError(f"{where}: expected a mapping of {', '.join(fields_of(nested))}")
+                node[name] = check_mapping(nested, value, where)
+            elif f is not None:
+                node[name] = check_field(f, value, where, show_value=label is None)
+            else:
+                node[name] = value
+
+    def _put_stage(self, stage: str, rest: list[str], value: Any, where: str, labelled: bool) -> None:
+        node = self.data[stage]
+        if rest == ["plugin"]:
+            if not isinstance(value, str):
+                raise UsageError(f"{where}: expected a plugin name")
+            self.select(stage, value, label=where)
+            return
+        if len(rest) == 1:
+            plugin, name = self.plugin_name(stage), rest[0]  # refine.dilate -> the selected plugin's
+        elif len(rest) == 2:
+            plugin, name = rest
         else:
-            for p in parts[1:-1]:
-                if p not in node or not isinstance(node[p], dict):
-                    if section in STAGES and p not in node:
-                        node[p] = {}
-                    else:
-                        raise UsageError(f"--set {item!r}: unknown key {p!r} in {section}")
-                node = node[p]
-        leaf = parts[-1]
-        if section not in STAGES and leaf not in node:
-            raise UsageError(f"--set {item!r}: unknown key {leaf!r}; valid: {', '.join(node)}")
-        node[leaf] = value
+            raise UsageError(f"{where}: expected {stage}.KEY or {stage}.PLUGIN.KEY")
+        cls = _plugin_class(stage, plugin)
+        fields = fields_of(cls.Params)
+        if name not in fields:
+            raise UsageError(f"{where}: {plugin} has no parameter {name!r}; valid: {', '.join(fields) or '(none)'}")
+        section = node.setdefault(plugin, {})
+        if not isinstance(section, dict):
+            raise UsageError(f"{where}: {stage}.{plugin} must be a mapping")
+        section[name] = check_field(fields[name], value, where, show_value=not labelled)
 
-    @staticmethod
-    def _plugin_fields(stage: str, plugin: str) -> list[str] | None:
-        import dataclasses
-
-        from remove_people.stages import REGISTRIES
-
+    def select(self, stage: str, plugin: str | None, label: str | None = None) -> None:
+        """Choose the plugin of ``stage`` (``--detector``, ``--refiner``, ``--inpainter``); an unknown
+        name is a usage error listing the installed ones."""
+        if not plugin:
+            return
         try:
-            cls = REGISTRIES[stage].get(plugin)
-        except Exception:
-            return None
-        return [f.name for f in dataclasses.fields(cls.Params)]
+            _plugin_class(stage, plugin)
+        except UsageError as err:
+            raise UsageError(f"{label}: {err}" if label else str(err)) from None
+        self.data[stage]["plugin"] = plugin
 
-    def select(self, stage: str, plugin: str | None) -> None:
-        """Choose the plugin of ``stage`` (``--detector``, ``--refiner``, ``--inpainter``)."""
-        if plugin:
-            self.data[stage]["plugin"] = plugin
+    # -- checking -----------------------------------------------------------------------------
+
+    def validate(self, where: str = "") -> None:
+        """Check every value against its declared type and bounds, storing the converted values.
+
+        Sections of plugins that are not installed are left alone unless selected (a shared
+        config file may carry settings for a plugin installed elsewhere).
+        """
+        schemas = section_schemas()
+        for section, values in self.data.items():
+            if section in STAGES:
+                self._validate_stage(section, values, where)
+            elif section in schemas:
+                if not isinstance(values, Mapping):
+                    raise UsageError(f"{where}{section}: must be a mapping")
+                declared = fields_of(schemas[section])
+                # Keys only default.yaml knows (user files cannot add keys: _merge refuses them) stay
+                # unchecked until declared; tests/test_settings.py says which.
+                known = {k: v for k, v in values.items() if k in declared}
+                self.data[section] = {**values, **check_mapping(schemas[section], known, f"{where}{section}")}
+
+    def _validate_stage(self, stage: str, values: dict[str, Any], where: str) -> None:
+        selected = values.get("plugin")
+        if not isinstance(selected, str):
+            raise UsageError(f"{where}{stage}.plugin: expected a plugin name, got {selected!r}")
+        for name, section in values.items():
+            if name == "plugin":
+                continue
+            try:
+                cls = _plugin_class(stage, name)
+            except UsageError:
+                if name == selected:
+                    raise
+                continue
+            if not isinstance(section, Mapping):
+                raise UsageError(f"{where}{stage}.{name}: must be a mapping of parameters")
+            values[name] = check_mapping(cls.Params, section, f"{where}{stage}.{name}")
+        if selected not in values:
+            _plugin_class(stage, selected)  # an unknown selected plugin fails here, listing the valid ones
+
+    # -- reading ------------------------------------------------------------------------------
 
     def plugin_name(self, stage: str) -> str:
         return str(self.data[stage]["plugin"])
@@ -152,6 +273,26 @@ class Config:
     def run(self) -> dict[str, Any]:
         return self.data["run"]
 
+    @property
+    def models(self) -> dict[str, Any]:
+        """Where weights come from: ``dir`` (``--model-dir``) and ``offline`` (``--offline``)."""
+        return self.data.setdefault("models", {"dir": None, "offline": None})
+
+
+def apply_model_settings(config: Config, quiet: bool | None = None) -> None:
+    """Make ``config``'s ``models`` section the weights look-up of this process.
+
+    Why here: every stage is built through :func:`build_stage` (in the main process, in a
+    Ray worker, in ``coco`` and ``eval``), so the folder and offline switch reach every
+    ``resolve_weights`` without writing ``REMOVE_PEOPLE_*`` into ``os.environ``. ``None``
+    values fall back to the environment variables. ``quiet`` (``--quiet``) silences the
+    substitute-weights notice and download bars; ``None`` leaves it as it is.
+    """
+    from remove_people.models import weights
+
+    m = config.models
+    weights.configure(model_dir=m.get("dir"), offline=m.get("offline"), quiet=quiet)
+
 
 def build_stage(stage: str, name: str | None = None, config: Config | None = None, **overrides: Any) -> Any:
     """Build a stage plugin from its config section plus keyword overrides.
@@ -163,8 +304,21 @@ def build_stage(stage: str, name: str | None = None, config: Config | None = Non
     if stage not in REGISTRIES:
         raise UsageError(f"unknown stage {stage!r}; valid: {', '.join(REGISTRIES)}")
     cfg = config or Config.load()
+    apply_model_settings(cfg)
     name = name or cfg.plugin_name(stage)
     cls = REGISTRIES[stage].get(name)
     values = cfg.plugin_params(stage, name)
     values.update(overrides)
     return cls.from_mapping(values)
+
+
+__all__ = [
+    "Config",
+    "STAGES",
+    "apply_model_settings",
+    "build_stage",
+    "default_config_path",
+    "load_yaml",
+    "parse_value",
+    "split_override",
+]

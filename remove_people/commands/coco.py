@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 
+from remove_people.commands import options as O
 from remove_people.errors import UsageError
 
 WRITE_CHOICES = ("images", "json", "both")
@@ -83,34 +84,33 @@ def _run_pipeline(cfg: Any, inputs: Any, out: Path, console: Console, record: bo
 
 
 def coco_command(
-    annotations: Path = typer.Option(..., "--annotations", "-a", help="COCO instances JSON."),
-    images: Path = typer.Option(..., "--images", help="Folder the records' file_name values are relative to."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder (never inside --images); mirrors the file names."),
-    image_ids: Optional[str] = typer.Option(None, "--image-ids", help="Comma-separated image ids."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N images (the first N by id, or a random N with --seed)."),
-    persons: Optional[bool] = typer.Option(None, "--with-persons/--without-persons", help="Only images with (or without) person annotations."),
-    min_person_area: float = typer.Option(0.0, "--min-person-area", min=0.0, max=1.0, help="Only images with a (non-crowd) person covering at least this fraction of the frame."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="With --limit: a random sample drawn with this seed."),
-    split: Optional[str] = typer.Option(None, "--split", help="Only records whose coco_split is this (e.g. val2017)."),
-    masks: Optional[Path] = typer.Option(None, "--masks", help="Use ground-truth person masks from this COCO JSON (usually the --annotations file) instead of YOLO."),
-    write: str = typer.Option("images", "--write", help="images (results), json (detections.json, COCO results with RLE masks), or both."),
-    inpainter: Optional[str] = typer.Option(None, "--inpainter", "-i", help="Inpainter plugin (patchmatch, telea, ns, deepfillv2, pconv)."),
-    detector_weights: Optional[str] = typer.Option(None, "--detector-weights", help="YOLO weights: a model-table name or a .pt path."),
-    config: list[Path] = typer.Option([], "--config", "-c", help="YAML file(s) overlaid on configs/default.yaml."),
-    set_: list[str] = typer.Option([], "--set", "-s", help="Override a setting (refine.dilate=25, run.batch_size=4, ...). Repeatable."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Artifact cache folder."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the artifact cache."),
-    save_masks: bool = typer.Option(False, "--save-masks", help="Also write each refined mask as NAME.mask.png."),
-    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Folder of weight files (also REMOVE_PEOPLE_MODEL_DIR)."),
-    offline: bool = typer.Option(False, "--offline", help="Never touch the network."),
-    quiet: bool = typer.Option(False, "--quiet", help="Errors only."),
+    annotations: Annotated[Path, typer.Option("--annotations", "-a", metavar="FILE", help="COCO instances JSON.", show_default=False)],
+    images: Annotated[Path, typer.Option("--images", metavar="DIR", help="Folder the records' file_name values are relative to.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Output folder (never inside --images); mirrors the file names.", show_default=False)],
+    image_ids: Annotated[Optional[str], typer.Option("--image-ids", metavar="ID,ID,...", help="Comma-separated image ids.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, metavar="N", help="At most N images (the first N by id, or a random N with --seed).")] = None,
+    persons: Annotated[Optional[bool], typer.Option("--with-persons/--without-persons", help="Only images with (or without) person annotations.")] = None,
+    min_person_area: Annotated[float, typer.Option("--min-person-area", min=0.0, max=1.0, metavar="FRACTION", help="Only images with a (non-crowd) person covering at least this fraction of the frame.")] = 0.0,
+    seed: Annotated[Optional[int], typer.Option("--seed", min=0, metavar="N", help="With --limit: a random sample drawn with this seed.")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", metavar="NAME", help="Only records whose coco_split is this (e.g. val2017).")] = None,
+    masks: O.Masks = None,
+    write: Annotated[str, typer.Option("--write", metavar="WHAT", help="images (results), json (detections.json, COCO results with RLE masks), or both.")] = "images",
+    inpainter: O.Inpainter = None,
+    detector_weights: O.DetectorWeights = None,
+    config: O.ConfigFiles = [],  # noqa: B006 - typer reads the default, never mutates it
+    set_: O.Overrides = [],  # noqa: B006
+    cache_dir: O.CacheDir = None,
+    no_cache: O.NoCache = False,
+    save_masks: O.SaveMasks = False,
+    model_dir: O.ModelDir = None,
+    offline: O.Offline = None,
+    quiet: O.Quiet = False,
 ) -> None:
     """Remove the people from a chosen subset of a COCO dataset (results as images, a COCO results JSON, or both).
 
-    Exit codes: 0 all done, 1 some images failed, were missing or had refused names, 2 usage error.
+    Exit codes: 0 all done, 1 some images failed, were missing or had refused names, 2 usage error (nothing ran).
     """
-    from remove_people.cli import _apply_model_env
-    from remove_people.config import Config, build_stage
+    from remove_people.config import build_stage
     from remove_people.evaluation.coco_subset import CocoSubset
     from remove_people.evaluation.detect_metrics import to_coco_results
     from remove_people.pipeline.atomic import atomic_write_bytes
@@ -125,21 +125,14 @@ def coco_command(
             ids = [int(t) for t in image_ids.replace(" ", "").split(",") if t]
         except ValueError:
             raise UsageError(f"--image-ids {image_ids!r}: expected comma-separated integers, e.g. 139,785") from None
-    _apply_model_env(model_dir, offline)
+    cfg = O.build_config(
+        config, set_,
+        plugins=O.pipeline_plugins(masks=masks, inpainter=inpainter),
+        flags=O.pipeline_flags(masks=masks, detector_weights=detector_weights, cache_dir=cache_dir, no_cache=no_cache, save_masks=save_masks),
+        model_dir=model_dir, offline=offline, quiet=quiet,
+    )  # fmt: skip
     console = Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)  # soft_wrap: one line per message
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    cfg = Config.load(config, set_)
-    if masks is not None:
-        cfg.select("detect", "masks")
-        cfg.data["detect"]["masks"]["path"] = str(masks)
-    cfg.select("inpaint", inpainter)
-    if detector_weights:
-        cfg.data["detect"]["yolo"]["weights"] = detector_weights
-    r = cfg.run
-    if cache_dir is not None:
-        r["cache_dir"] = str(cache_dir)
-    r["cache"] = r["cache"] and not no_cache
-    r["save_masks"] = r["save_masks"] or save_masks
 
     subset = CocoSubset.load(annotations, images).select(
         image_ids=ids, limit=limit, with_persons=persons, min_person_area=min_person_area, seed=seed, split=split
@@ -162,7 +155,7 @@ def coco_command(
     if write in ("images", "both"):
         summary, detections = _run_pipeline(cfg, inputs, out, console, record=write == "both")
         if not quiet:
-            summary.render(console)
+            summary.render(console, resumable=bool(cfg.run.get("cache")))
         exit_code = max(exit_code, summary.exit_code())
     if write in ("json", "both"):
         todo = [rec for rec in present if rec.file_name not in detections]

@@ -15,27 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from remove_people.commands import options as O
 from remove_people.errors import UsageError
 
-app = typer.Typer(help="Measure each stage: detection AP and mask coverage, inpainting quality, residual persons.", no_args_is_help=True)
+app = O.new_app("Measure each stage: detection AP and mask coverage, inpainting quality, residual persons.")
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # soft_wrap: one line per message, however narrow
-
-
-def _load_config(config: list[Path], set_: list[str]) -> Any:
-    from remove_people.config import Config
-
-    return Config.load(config, set_)
-
-
-def _apply_env(model_dir: Optional[Path], offline: bool) -> None:
-    import os
-
-    if model_dir is not None:
-        os.environ["REMOVE_PEOPLE_MODEL_DIR"] = str(model_dir)
-    if offline:
-        os.environ["REMOVE_PEOPLE_OFFLINE"] = "1"
-        os.environ["YOLO_OFFLINE"] = "1"
 
 
 def _print_table(title: str, header: list[str], rows: list[list[str]], styles: list[str] | None = None) -> None:
@@ -68,10 +53,21 @@ def _split_names(text: Optional[str], default: list[str]) -> list[str]:
     return names
 
 
+def _check_inpainters(names: list[str]) -> None:
+    """Every ``--inpainters`` name is installed (else one line, exit 2, before any image is read)."""
+    from remove_people.stages import INPAINTERS
+
+    for n in names:
+        try:
+            INPAINTERS.get(n)
+        except UsageError as err:
+            raise UsageError(f"--inpainters {n}: {err}") from None
+
+
 # ------------------------------------------------------------------------------------ inpaint
 
 
-@app.command("inpaint")
+@O.command(app, "inpaint")
 def inpaint_cmd(
     inpainters: Optional[str] = typer.Option(None, "--inpainters", help="Comma-separated inpainters (default: eval.inpainters: telea,ns,patchmatch, plus eval.inpainters_if_present: lama,migan when their weight files are on disk)."),
     images: Optional[Path] = typer.Option(None, "--images", help="Your own folder of person-free photos (default: shared scenes + person-free COCO photos)."),
@@ -80,24 +76,24 @@ def inpaint_cmd(
     peer_name: Optional[str] = typer.Option(None, "--peer-name", help="Label of the peer row (default: eval.peer_name)."),
     sets: str = typer.Option("scenes,coco-free", "--sets", help="Default sets when --images is not given: scenes (given holes, MI-GAN peer), coco-free (person-shaped holes)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N images per set (the first N by name)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the person-shaped holes (default: eval.seed)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Seed of the person-shaped holes (default: eval.seed)."),
     no_lpips: bool = typer.Option(False, "--no-lpips", help="Skip LPIPS."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report into this folder."),
-    config: list[Path] = typer.Option([], "--config", "-c", help="YAML file(s) overlaid on configs/default.yaml."),
-    set_: list[str] = typer.Option([], "--set", "-s", help="Override a setting, e.g. inpaint.patchmatch.patch_size=5, eval.hole_max_persons=3."),
-    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Folder of weight files (also REMOVE_PEOPLE_MODEL_DIR)."),
-    offline: bool = typer.Option(False, "--offline", help="Never touch the network."),
+    config: O.ConfigFiles = [],  # noqa: B006 - typer reads the default, never mutates it
+    set_: O.Overrides = [],  # noqa: B006
+    model_dir: O.ModelDir = None,
+    offline: O.Offline = None,
 ) -> None:
     """Inpainting quality where the truth is known: L1, PSNR, SSIM, LPIPS over the hole and the whole image."""
     from remove_people.evaluation import data
     from remove_people.evaluation.inpaint_bench import coco_free_cases, folder_cases, markdown_table, present_inpainters, run_inpaint_eval, scene_cases, table_rows
     from remove_people.evaluation.person_holes import PersonHoles
 
-    _apply_env(model_dir, offline)
-    cfg = _load_config(config, set_)
+    cfg = O.build_config(config, set_, model_dir=model_dir, offline=offline)
     ev = cfg.data["eval"]
     names = _split_names(inpainters, ev["inpainters"])
+    _check_inpainters(names)
     if not inpainters:  # the learned fills join the default rows when their files are on disk
         names += [n for n in present_inpainters(list(ev.get("inpainters_if_present") or []), cfg) if n not in names]
     seed = int(ev["seed"] if seed is None else seed)
@@ -179,25 +175,25 @@ def _parse_ids(text: Optional[str]) -> Optional[list[int]]:
         raise UsageError(f"--image-ids {text!r}: expected comma-separated integers, e.g. 139,785") from None
 
 
-@app.command("detect")
+@O.command(app, "detect")
 def detect_cmd(
     annotations: Optional[Path] = typer.Option(None, "--annotations", help="COCO instances JSON (default: shared coco-person)."),
     images: Optional[Path] = typer.Option(None, "--images", help="Folder of the COCO images (default: beside the default annotations)."),
     split: Optional[str] = typer.Option(None, "--split", help="Keep records whose coco_split is this (default: eval.detect_split = val2017; 'all' for every record)."),
     image_ids: Optional[str] = typer.Option(None, "--image-ids", help="Comma-separated image ids."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N images (the first N by id, or a random N with --seed)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Draw --limit images at random with this seed."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Draw --limit images at random with this seed."),
     detector: str = typer.Option("yolo", "--detector", help="yolo, or masks (the annotations' own person masks: a check of the evaluation itself)."),
     detector_weights: Optional[str] = typer.Option(None, "--detector-weights", help="YOLO weights: a model-table name or a .pt path."),
-    conf: Optional[float] = typer.Option(None, "--conf", help="Detector threshold for AP (default: eval.detect_conf = 0.001)."),
-    max_det: Optional[int] = typer.Option(None, "--max-det", help="Detections per image for AP (default: eval.detect_max_det = 100)."),
+    conf: Optional[float] = typer.Option(None, "--conf", min=0.0, max=1.0, help="Detector threshold for AP (default: eval.detect_conf = 0.001)."),
+    max_det: Optional[int] = typer.Option(None, "--max-det", min=1, max=10000, help="Detections per image for AP (default: eval.detect_max_det = 100)."),
     results_out: Optional[Path] = typer.Option(None, "--results", help="Also write the detections as a COCO results JSON (RLE masks, scores)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as JSON here."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report into this folder."),
-    config: list[Path] = typer.Option([], "--config", "-c", help="YAML file(s) overlaid on configs/default.yaml."),
-    set_: list[str] = typer.Option([], "--set", "-s", help="Override a setting, e.g. refine.dilate=15, detect.yolo.conf=0.3 (the operating threshold)."),
-    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Folder of weight files (also REMOVE_PEOPLE_MODEL_DIR)."),
-    offline: bool = typer.Option(False, "--offline", help="Never touch the network."),
+    config: O.ConfigFiles = [],  # noqa: B006 - typer reads the default, never mutates it
+    set_: O.Overrides = [],  # noqa: B006
+    model_dir: O.ModelDir = None,
+    offline: O.Offline = None,
 ) -> None:
     """Person mask AP / AP50 and box AP (pycocotools), plus coverage and extra area of raw and refined masks."""
     from remove_people.config import build_stage
@@ -206,8 +202,7 @@ def detect_cmd(
     from remove_people.evaluation.detect_metrics import evaluate_detection
     from remove_people.stages.select import Selector
 
-    _apply_env(model_dir, offline)
-    cfg = _load_config(config, set_)
+    cfg = O.build_config(config, set_, model_dir=model_dir, offline=offline)
     ev = cfg.data["eval"]
     if annotations is None:
         annotations = data.coco_person_dir(ev["shared"]) / "annotations" / "instances.json"
@@ -292,28 +287,27 @@ def detect_cmd(
 # ------------------------------------------------------------------------------------ removal
 
 
-@app.command("removal")
+@O.command(app, "removal")
 def removal_cmd(
-    originals: Path = typer.Argument(..., help="The folder (or image) that was given to `remove-people run`."),
-    results: Path = typer.Argument(..., help="The run's --out folder."),
+    originals: Path = typer.Argument(..., metavar="ORIGINALS", help="The folder (or image) that was given to `remove-people run`."),
+    results: Path = typer.Argument(..., metavar="RESULTS", help="The run's --out folder."),
     masks: Optional[Path] = typer.Option(None, "--masks", help="Folder of NAME.mask.png (default: beside the results, as --save-masks writes them; recomputed where missing)."),
-    removal_conf: Optional[float] = typer.Option(None, "--conf", help="A person at least this confident counts as still there (default: eval.removal_conf = 0.5)."),
+    removal_conf: Optional[float] = typer.Option(None, "--conf", min=0.0, max=1.0, help="A person at least this confident counts as still there (default: eval.removal_conf = 0.5)."),
     min_inside: float = typer.Option(0.5, "--min-inside", min=0.0, max=1.0, help="Share of a detected person's mask that must lie in the removed region."),
     detector_weights: Optional[str] = typer.Option(None, "--detector-weights", help="YOLO weights: a model-table name or a .pt path."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report into this folder."),
-    config: list[Path] = typer.Option([], "--config", "-c", help="YAML file(s) overlaid on configs/default.yaml (use the run's, to recompute its masks)."),
-    set_: list[str] = typer.Option([], "--set", "-s", help="Override a setting, as for the run."),
-    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Folder of weight files (also REMOVE_PEOPLE_MODEL_DIR)."),
-    offline: bool = typer.Option(False, "--offline", help="Never touch the network."),
+    config: O.ConfigFiles = [],  # noqa: B006 - typer reads the default, never mutates it
+    set_: O.Overrides = [],  # noqa: B006
+    model_dir: O.ModelDir = None,
+    offline: O.Offline = None,
 ) -> None:
     """Residual persons: share of results where someone (conf ≥ 0.5) still stands in a removed region."""
     from remove_people.config import build_stage
     from remove_people.evaluation.removal import LOW_CONF, evaluate_removal, match_pairs
     from remove_people.stages.select import Selector
 
-    _apply_env(model_dir, offline)
-    cfg = _load_config(config, set_)
+    cfg = O.build_config(config, set_, model_dir=model_dir, offline=offline)
     ev = cfg.data["eval"]
     conf = float(ev["removal_conf"] if removal_conf is None else removal_conf)
     if not results.is_dir():

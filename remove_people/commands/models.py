@@ -5,36 +5,53 @@ shows what is known and what is on disk, ``fetch`` pre-downloads (e.g. before
 going offline), ``verify`` catches corrupted files, and ``info`` says what a
 network expects and where its file was found.
 
-Exit codes: 0 ok, 1 a file is missing or bad, 2 bad usage (unknown name).
+Every sub-command looks weights up exactly as ``run`` does: the same ``--model-dir`` /
+``--offline`` / ``--config`` / ``--set`` options build the same configuration, whose
+``models`` section (else ``REMOVE_PEOPLE_MODEL_DIR``) names the folders searched.
+
+Exit codes: 0 ok, 1 a file is missing or bad, 2 bad usage (unknown name or role).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, Any, List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from remove_people.errors import RemovePeopleError, UsageError, WeightsError
+from remove_people.commands import options as O
+from remove_people.errors import UsageError, WeightsError
 from remove_people.models import weights as W
 
-app = typer.Typer(
-    help="Known weights: list, fetch, verify, info. Files are looked up in --model-dir / "
-    "REMOVE_PEOPLE_MODEL_DIR, then the user cache, then downloaded.",
-    no_args_is_help=True,
+app = O.new_app(
+    "Known weights: list, fetch, verify, info. Files are looked up in --model-dir / "
+    "REMOVE_PEOPLE_MODEL_DIR, then the user cache, then downloaded, exactly as `run` does."
 )
 
-ModelDirOpt = typer.Option(
-    None, "--model-dir", help="Folder searched before the user cache (default: $REMOVE_PEOPLE_MODEL_DIR)."
-)
-OfflineOpt = typer.Option(
-    None, "--offline/--online", help="Never touch the network (default: $REMOVE_PEOPLE_OFFLINE)."
-)
-# list/verify/info never download; they accept --offline so that one flag works on every sub-command.
-NoNetOpt = typer.Option(None, "--offline/--online", help="Accepted for symmetry: this command never downloads.")
+
+def _settings(model_dir: Optional[Path], offline: Optional[bool], config: list[Path], set_: list[str]) -> Any:
+    """The same configuration ``run`` would build from these options: its ``models`` section
+    decides where weights are looked up, and its plugins which weights ``run`` would use."""
+    return O.build_config(config, set_, model_dir=model_dir, offline=offline)
+
+
+def _used_by_run(cfg: Any) -> dict[str, str]:
+    """Table names ``run`` would resolve with ``cfg``: the detector's and the inpainter's weights."""
+    used: dict[str, str] = {}
+    if cfg.plugin_name("detect") == "yolo":
+        used[str(cfg.data["detect"]["yolo"]["weights"])] = "run's detector"
+    inpainter = cfg.plugin_name("inpaint")
+    params = cfg.plugin_params("inpaint", inpainter)
+    if inpainter == "deepfillv2":
+        name = params.get("weights") or f"deepfillv2-{params.get('variant', 'places2')}-{params.get('layout', 'tf')}"
+        used[str(name)] = "run's inpainter"
+    elif params.get("weights"):
+        used[str(params["weights"])] = "run's inpainter"
+    return used
 
 
 def _console() -> Console:
@@ -52,72 +69,77 @@ def _human(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _fail(exc: RemovePeopleError) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
-    return typer.Exit(2 if isinstance(exc, UsageError) else 1)
-
-
 def _where(loc: W.Location | None) -> tuple[str, str]:
     if loc is None:
         return "[red]no[/red]", ""
     if loc.substitute_for:
-        return f"[yellow]substitute[/yellow] ({loc.entry.name if loc.entry else '?'})", str(loc.path)
+        return f"[yellow]yes, substitute[/yellow] ({loc.entry.name if loc.entry else '?'})", str(loc.path)
     how = f" ({loc.where}, by sha256)" if loc.matched_by == "sha256" else f" ({loc.where})"
     return "[green]yes[/green]" + how, str(loc.path)
 
 
-@app.command("list")
+@O.command(app, "list")
 def list_cmd(
-    model_dir: Optional[Path] = ModelDirOpt,
-    role: Optional[str] = typer.Option(None, "--role", help="Only this role: " + ", ".join(r.value for r in W.Role)),
-    offline: Optional[bool] = NoNetOpt,
+    model_dir: O.ModelDir = None,
+    role: Annotated[Optional[str], typer.Option("--role", metavar="ROLE", help="Only this role: " + ", ".join(r.value for r in W.Role))] = None,
+    offline: O.Offline = None,
+    config: O.ConfigFiles = [],  # noqa: B006 - typer reads the default, never mutates it
+    set_: O.Overrides = [],  # noqa: B006
 ) -> None:
-    """Every known weight: name, role, size, licence, whether it is on disk and where."""
+    """Every known weight: name, role, size, licence, whether it is on disk and where (looked up as `run` does)."""
+    cfg = _settings(model_dir, offline, config, set_)
     try:
         entries = list(W.iter_entries(role))
     except ValueError:
-        raise _fail(UsageError(f"unknown role {role!r}; valid roles: {', '.join(r.value for r in W.Role)}"))
+        raise UsageError(f"--role {role}: valid roles: {', '.join(r.value for r in W.Role)}") from None
+    used = _used_by_run(cfg)
     table = Table(title="Known weights", show_lines=False)
     for col in ("name", "role", "size", "licence", "present", "where"):
         table.add_column(col, overflow="fold")
     for e in entries:
         try:
-            loc = W.find_local(e, model_dir=model_dir)
+            loc = W.find_local(e)
         except OSError:
             loc = None
         present, where = _where(loc)
         size = e.size if e.size is not None else (loc.path.stat().st_size if loc and not loc.substitute_for else None)
-        table.add_row(e.name, e.role.value, _human(size), e.license, present, where)
+        names = {e.name, *e.aliases, e.filename}
+        mark = next((f" ({used[n]})" for n in names if n in used), "")
+        table.add_row(escape(e.name) + mark, e.role.value, _human(size), escape(e.license), present, escape(where))
     _console().print(table)
 
 
-@app.command("fetch")
+@O.command(app, "fetch")
 def fetch_cmd(
-    names: List[str] = typer.Argument(..., help="Names from `remove-people models list`."),
-    model_dir: Optional[Path] = ModelDirOpt,
-    offline: Optional[bool] = OfflineOpt,
-    openvino: bool = typer.Option(
-        False, "--openvino", help="Also make the OpenVINO export of each YOLO weight (what the detector runs on a CPU)."
-    ),
+    names: Annotated[List[str], typer.Argument(metavar="NAME...", help="Names from `remove-people models list`.", show_default=False)],
+    model_dir: O.ModelDir = None,
+    offline: O.Offline = None,
+    openvino: Annotated[bool, typer.Option("--openvino", help="Also make the OpenVINO export of each YOLO weight (what the detector runs on a CPU).")] = False,
+    config: O.ConfigFiles = [],  # noqa: B006
+    set_: O.Overrides = [],  # noqa: B006
 ) -> None:
-    """Make sure each named weight is on disk (model folder or cache), downloading into the cache if needed."""
+    """Make sure each named weight is on disk (model folder or cache), downloading into the cache if needed.
+
+    Exit codes: 0 all present, 1 a file could not be had, 2 an unknown name (nothing fetched).
+    """
+    _settings(model_dir, offline, config, set_)
+    for name in names:
+        W.get_entry(name)  # an unknown name is a usage error before anything is downloaded
     console = _console()
     failed: list[str] = []
     for name in names:
         try:
-            path = W.resolve_weights(name, model_dir=model_dir, offline=offline, progress=True)
+            path = W.resolve_weights(name, progress=True)
             if openvino and W.get_entry(name).role == W.Role.DETECTOR:
                 from remove_people.models.openvino_runtime import openvino_model
 
-                console.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+                console.print(f"{name}: {path}", highlight=False, soft_wrap=True, markup=False)
                 path = openvino_model(Path(path))
-        except UsageError as exc:
-            raise _fail(exc)
         except WeightsError as exc:
-            Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            O.err_console.print(f"error: {exc}", markup=False)
             failed.append(name)
             continue
-        console.print(f"{name}: {path}", highlight=False, soft_wrap=True)
+        console.print(f"{name}: {path}", highlight=False, soft_wrap=True, markup=False)
     if failed:
         raise typer.Exit(1)
 
@@ -159,34 +181,40 @@ def _verify_folder(folder: Path, where: str, table: Table) -> int:
     return bad
 
 
-@app.command("verify")
-def verify_cmd(model_dir: Optional[Path] = ModelDirOpt, offline: Optional[bool] = NoNetOpt) -> None:
-    """Check the sha256 of every weight file in the model folder(s) and the user cache."""
+@O.command(app, "verify")
+def verify_cmd(
+    model_dir: O.ModelDir = None,
+    offline: O.Offline = None,
+    config: O.ConfigFiles = [],  # noqa: B006
+    set_: O.Overrides = [],  # noqa: B006
+) -> None:
+    """Check the sha256 of every weight file in the model folder(s) and the user cache (the folders `run` searches)."""
+    _settings(model_dir, offline, config, set_)
     table = Table(title="Weight files")
     for col in ("file", "in", "entry", "sha256", "status"):
         table.add_column(col, overflow="fold")
     bad = 0
-    for folder in W.model_dirs(model_dir):
+    for folder in W.model_dirs():
         bad += _verify_folder(folder, "model-dir", table)
     bad += _verify_folder(W.cache_dir(), "cache", table)
     _console().print(table)
     if bad:
-        Console(stderr=True).print(f"[red]{bad} file(s) do not match their sha256[/red]")
+        O.err_console.print(f"{bad} file(s) do not match their sha256", markup=False)
         raise typer.Exit(1)
 
 
-@app.command("info")
+@O.command(app, "info")
 def info_cmd(
-    name: str = typer.Argument(..., help="A name from `remove-people models list`."),
-    model_dir: Optional[Path] = ModelDirOpt,
-    offline: Optional[bool] = NoNetOpt,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A name from `remove-people models list`.", show_default=False)],
+    model_dir: O.ModelDir = None,
+    offline: O.Offline = None,
+    config: O.ConfigFiles = [],  # noqa: B006
+    set_: O.Overrides = [],  # noqa: B006
 ) -> None:
     """One entry in full: file, mirrors, sha256, licence, preprocessing, builder, and where it was found."""
-    try:
-        e = W.get_entry(name)
-    except UsageError as exc:
-        raise _fail(exc)
-    loc = W.find_local(e, model_dir=model_dir)
+    _settings(model_dir, offline, config, set_)
+    e = W.get_entry(name)
+    loc = W.find_local(e)
     present, where = _where(loc)
     pre = e.preprocessing
     table = Table(show_header=False, title=e.name)
@@ -213,7 +241,7 @@ def info_cmd(
         ("fallbacks", ", ".join(e.fallbacks)),
         ("present", present),
         ("found at", where),
-        ("searched", os.pathsep.join(str(p) for p in [*W.model_dirs(model_dir), W.cache_dir()])),
+        ("searched", os.pathsep.join(str(p) for p in [*W.model_dirs(), W.cache_dir()])),
     ]
     for k, v in rows:
         if v:

@@ -52,6 +52,8 @@ __all__ = [
     "unregister_entry",
     "entry_for_sha256",
     "model_dirs",
+    "configure",
+    "configured",
     "cache_dir",
     "is_offline",
     "sha256_file",
@@ -444,14 +446,51 @@ def entry_for_sha256(digest: str) -> WeightsEntry | None:
 # --------------------------------------------------------------------------- folders and settings
 
 
+#: This process's ``--model-dir`` / ``--offline`` (a ``Config``'s ``models`` section, set by
+#: ``config.build_stage`` and the commands); ``None`` falls back to the environment variables.
+_CONFIGURED: dict[str, Any] = {"model_dir": None, "offline": None, "quiet": False}
+#: Notices already printed by this process (each is printed once).
+_NOTICED: set[str] = set()
+
+
+def configure(
+    *, model_dir: str | os.PathLike[str] | None = None, offline: bool | None = None, quiet: bool | None = None
+) -> dict[str, Any]:
+    """Set the model folder and offline switch used when a caller passes none; returns the previous ones.
+
+    Why not ``os.environ``: the settings travel in the ``Config`` (to Ray workers and the
+    inpainting pool too) and do not leak into other libraries or later in-process runs.
+    ``quiet`` (``--quiet``; ``None`` leaves it as it is) silences notices and download bars.
+    The one exception is ultralytics' own ``YOLO_OFFLINE``, which it reads at import to skip
+    its online checks: it is set (never unset) when offline is on, however that was said.
+    """
+    previous = dict(_CONFIGURED)
+    _CONFIGURED["model_dir"] = os.fspath(model_dir) if model_dir is not None else None
+    _CONFIGURED["offline"] = offline
+    if quiet is not None:
+        _CONFIGURED["quiet"] = bool(quiet)
+    if is_offline():  # --offline, or REMOVE_PEOPLE_OFFLINE in any of its spellings (1, true, yes, on)
+        os.environ.setdefault("YOLO_OFFLINE", "1")
+    return previous
+
+
+def forget_notices() -> None:
+    """Let each notice be printed again (a new command in the same process, e.g. in tests)."""
+    _NOTICED.clear()
+
+
+def configured() -> dict[str, Any]:
+    """The settings :func:`configure` made (for worker processes to repeat them)."""
+    return dict(_CONFIGURED)
+
+
 def model_dirs(model_dir: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The model folders searched: ``model_dir`` if given, else ``$REMOVE_PEOPLE_MODEL_DIR``
-    (an ``os.pathsep``-separated list), else none."""
+    """The model folders searched: ``model_dir`` if given, else the configured one (``--model-dir``),
+    else ``$REMOVE_PEOPLE_MODEL_DIR`` (each an ``os.pathsep``-separated list), else none."""
+    if model_dir is None:
+        model_dir = _CONFIGURED["model_dir"]
     raw = os.fspath(model_dir) if model_dir is not None else os.environ.get(ENV_MODEL_DIR, "")
-    if not raw:
-        return []
-    parts = [raw] if model_dir is not None else [p for p in raw.split(os.pathsep) if p]
-    return [Path(p).expanduser() for p in parts]
+    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
 
 
 def home_dir() -> Path:
@@ -470,9 +509,12 @@ def cache_dir() -> Path:
 
 
 def is_offline(offline: bool | None = None) -> bool:
-    """``offline`` if given, else whether ``REMOVE_PEOPLE_OFFLINE`` is set to a true value."""
+    """``offline`` if given, else the configured switch (``--offline``), else whether
+    ``REMOVE_PEOPLE_OFFLINE`` is set to a true value."""
     if offline is not None:
         return bool(offline)
+    if _CONFIGURED["offline"] is not None:
+        return bool(_CONFIGURED["offline"])
     return os.environ.get(ENV_OFFLINE, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -707,11 +749,14 @@ def missing_instruction(entry: WeightsEntry, *, model_dir: str | os.PathLike[str
     return msg
 
 
+
 def notice(message: str, progress: bool) -> None:
-    """One line on stderr (when ``progress``) and in the log, so a substitution is never silent."""
+    """One line on stderr (when ``progress``, and not ``--quiet``) and in the log, so a substitution
+    is never silent; once per process, however many stages resolve the same weights."""
     if logging.getLogger().handlers or log.handlers:
         log.warning(message)
-    elif progress:
+    elif progress and not _CONFIGURED["quiet"] and message not in _NOTICED:
+        _NOTICED.add(message)
         print(message, file=sys.stderr)
 
 
@@ -770,7 +815,14 @@ def resolve_weights(
         )
     from remove_people.models.download import download
 
-    return download(entry, cache_dir(), progress=progress)
+    try:
+        return download(entry, cache_dir(), progress=progress and not _CONFIGURED["quiet"])
+    except WeightsError as err:  # no network, a proxy, a dead mirror: say what to do instead
+        raise WeightsError(
+            f"{err}. Without network: {missing_instruction(entry, model_dir=model_dir)}; then pass "
+            f"--model-dir DIR (or set {ENV_MODEL_DIR}) and --offline, or fetch it where there is network "
+            f"with `remove-people models fetch {entry.name}`"
+        ) from None
 
 
 # --------------------------------------------------------------------------- safe loading

@@ -123,8 +123,12 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="rp-parent-watch", daemon=True).start()
 
 
-def _init_worker(stage_cls: type, params: Any, threads: int) -> None:
-    """Runs once in each worker: thread limits first (before torch or OpenCV start their pools)."""
+def _init_worker(stage_cls: type, params: Any, threads: int, weights_settings: dict[str, Any]) -> None:
+    """Runs once in each worker: thread limits first (before torch or OpenCV start their pools).
+
+    ``weights_settings``: the parent's ``--model-dir`` / ``--offline`` (``weights.configure``),
+    so the worker finds the same weight files as the parent.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -132,6 +136,9 @@ def _init_worker(stage_cls: type, params: Any, threads: int) -> None:
     import cv2
 
     cv2.setNumThreads(threads)
+    from remove_people.models import weights
+
+    weights.configure(**weights_settings)
     global _STAGE, _THREADS
     _STAGE = stage_cls(params)
     _THREADS = threads
@@ -172,6 +179,12 @@ def _inpaint_in_worker(image: np.ndarray, mask: np.ndarray, exclude: np.ndarray 
 # -- the main-process side --------------------------------------------------------------------
 
 
+def _weights_settings() -> dict[str, Any]:
+    from remove_people.models import weights
+
+    return weights.configured()
+
+
 class InpaintPool:
     """A pool of worker processes, each holding its own copy of one inpainter plugin.
 
@@ -194,7 +207,7 @@ class InpaintPool:
                 max_workers=self.workers,
                 mp_context=mp.get_context("spawn"),  # fork after torch/OpenCV threads start can deadlock
                 initializer=_init_worker,
-                initargs=(self._cls, self._params, self.threads),
+                initargs=(self._cls, self._params, self.threads, _weights_settings()),
             )
             # Start every worker now, with Ctrl-C ignored: a terminal's Ctrl-C reaches the whole
             # process group, and a worker still starting up would print a traceback for it.

@@ -68,6 +68,13 @@ class RunSummary:
         """True if the stage did no work: every look-up hit (or none was needed)."""
         return self.cache_misses.get(stage, 0) == 0
 
+    def all_from_cache(self) -> bool:
+        """True only when the cache served every stage that had work (no miss, at least one hit,
+        no failure): what "everything came from the cache" promises."""
+        hits = sum(self.cache_hits.values())
+        misses = sum(self.cache_misses.values())
+        return hits > 0 and misses == 0 and not self.failures and not self.interrupted
+
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
@@ -94,8 +101,12 @@ class RunSummary:
             "settings": self.settings,
         }
 
-    def render(self, console: Any) -> None:
-        """The closing table for a person at the terminal."""
+    def render(self, console: Any, resumable: bool = True) -> None:
+        """The closing table for a person at the terminal.
+
+        ``resumable``: whether running the same command again skips the finished work (the
+        cache was on, or ``--skip-existing``); only then does an interrupted run say so.
+        """
         from rich.table import Table
 
         t = Table(title="remove-people: summary", show_header=True, header_style="bold")
@@ -132,11 +143,19 @@ class RunSummary:
         console.print(s)
         if self.models_loaded:
             console.print(f"models loaded: {', '.join(self.models_loaded)}")
-        else:
+        elif self.all_from_cache():
             console.print("models loaded: none (everything came from the cache)")
+        else:
+            console.print("models loaded: none")
         if self.large_holes:
             names = [f"{o.rel} ({o.hole_fraction:.0%})" for o in self.large_holes]
             more = f" and {len(names) - 10} more (--json lists all)" if len(names) > 10 else ""
             console.print(f"large holes, mostly invented (look at these): {', '.join(names[:10])}{more}", markup=False)
         if self.interrupted:
-            console.print("[yellow]interrupted: finished outputs are complete; run the same command again to resume[/]")
+            if resumable:
+                console.print("[yellow]interrupted: finished outputs are complete; run the same command again to resume[/]")
+            else:
+                console.print(
+                    "[yellow]interrupted: finished outputs are complete; the cache was off, so running again "
+                    "recomputes every photo (add --skip-existing to keep the finished ones)[/]"
+                )

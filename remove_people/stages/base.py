@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
-from remove_people.errors import UsageError
+from remove_people.settings import make_params
+
+__all__ = ["NoParams", "Stage", "make_params", "params_to_dict"]
 
 
 @dataclass
@@ -25,9 +27,11 @@ class NoParams:
 class Stage:
     """Base of detectors, refiners and inpainters.
 
-    Subclasses set ``name`` (the registry key), ``Params`` (a dataclass; field
-    types are used to coerce ``--set key=value`` strings) and a one-line
-    ``summary`` for ``remove-people plugins``.
+    Subclasses set ``name`` (the registry key), ``Params`` (a dataclass whose fields
+    carry their defaults, and bounds via ``remove_people.settings.param``; the types
+    and bounds check every ``--set key=value`` before any work) and a one-line
+    ``summary`` for ``remove-people plugins``. A plugin with no section in
+    ``configs/default.yaml`` builds from its dataclass defaults.
     """
 
     name: ClassVar[str] = ""
@@ -79,40 +83,3 @@ def params_to_dict(params: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(params):
         return json.loads(json.dumps(dataclasses.asdict(params), sort_keys=True, default=str))
     return dict(params)
-
-
-def _coerce(value: Any, typ: Any, key: str, where: str) -> Any:
-    """Turn a YAML/CLI value into the declared field type where that is unambiguous."""
-    if not isinstance(value, str):
-        if typ in (float, "float") and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        return value
-    t = typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
-    text = value.strip()
-    try:
-        if "bool" in t and text.lower() in {"true", "false", "yes", "no", "on", "off", "1", "0"}:
-            return text.lower() in {"true", "yes", "on", "1"}
-        if text.lower() in {"none", "null"} and "None" in t:
-            return None
-        if t.startswith("int") or t == "int | None":
-            return int(text)
-        if t.startswith("float") or t == "float | None":
-            return float(text)
-    except ValueError:
-        raise UsageError(f"{where}.{key}: cannot read {value!r} as {t}") from None
-    return value
-
-
-def make_params(params_cls: type, values: Mapping[str, Any], where: str) -> Any:
-    """Instantiate ``params_cls`` from ``values``, rejecting unknown keys with the list of valid ones."""
-    fields = {f.name: f for f in dataclasses.fields(params_cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise UsageError(
-            f"unknown parameter(s) {', '.join(unknown)} for {where}; valid: {', '.join(fields) or '(none)'}"
-        )
-    kwargs = {k: _coerce(v, fields[k].type, k, where) for k, v in values.items()}
-    try:
-        return params_cls(**kwargs)
-    except TypeError as err:
-        raise UsageError(f"{where}: {err}") from None

@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from remove_people.errors import UsageError
-from remove_people.stages.base import make_params, params_to_dict
+from remove_people.settings import make_params, param
+from remove_people.stages.base import params_to_dict
 from remove_people.stages.detect.base import Instance
 
 #: COCO 2017 contiguous class ids (as YOLO numbers them) of objects people hold, wear or carry.
@@ -69,15 +70,15 @@ class SelectParams:
 
     keep: Any = None
     keep_mask: str | None = None
-    min_person_area: float = 0.0
-    max_person_area: float = 1.0
-    min_conf: float = 0.0
+    min_person_area: float = param(0.0, lo=0.0, hi=1.0)
+    max_person_area: float = param(1.0, lo=0.0, hi=1.0)
+    min_conf: float = param(0.0, lo=0.0, hi=1.0)
     with_accessories: bool = False
     accessories: list[str] = field(default_factory=lambda: list(ACCESSORY_COCO_IDS))
-    accessory_touch: int = 3
-    accessory_overlap: float = 0.01
+    accessory_touch: int = param(3, lo=0, hi=512)
+    accessory_overlap: float = param(0.01, lo=0.0, hi=1.0)
     exclude_sources: bool = True
-    exclude_grow: int = 9
+    exclude_grow: int = param(9, lo=0, hi=256)
 
 
 def accessory_class_ids(names: list[str]) -> list[int]:

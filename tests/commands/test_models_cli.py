@@ -1,16 +1,15 @@
-"""``remove-people models`` (the typer sub-app) with ../shared/weights as model folder."""
+"""``remove-people models`` through the real entry point, with ../shared/weights as model folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from types import SimpleNamespace
+
 import pytest
-from typer.testing import CliRunner
 
-from remove_people.commands.models import app
+from remove_people.cli import main
 from remove_people.models import weights as W
-
-runner = CliRunner()
 SHARED_NAMES = ("yolo11n-seg-openvino-int8", "yolov8n-seg-tflite-int8", "vgg16-features-pool3", "alexnet-features")
 
 
@@ -24,12 +23,32 @@ def env(tmp_path: Path, shared: Path) -> dict[str, str]:
     }
 
 
+class _Runner:
+    """``main(["models", ...])`` with ``env`` set, returning its exit code and everything it printed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+        self.monkeypatch, self.capsys = monkeypatch, capsys
+
+    def invoke(self, args: list[str], env: dict[str, str]) -> SimpleNamespace:
+        with self.monkeypatch.context() as m:
+            for k, v in env.items():
+                m.setenv(k, v)
+            code = main(["models", *args])
+        out = self.capsys.readouterr()
+        return SimpleNamespace(exit_code=code, output=out.out + out.err)
+
+
+@pytest.fixture()
+def runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> _Runner:
+    return _Runner(monkeypatch, capsys)
+
+
 def _row(output: str, name: str) -> str:
     return next(line for line in output.splitlines() if f" {name} " in line)
 
 
-def test_list_shows_shared_files_present(env: dict[str, str], shared: Path) -> None:
-    res = runner.invoke(app, ["list", "--offline"], env=env)
+def test_list_shows_shared_files_present(runner: _Runner, env: dict[str, str], shared: Path) -> None:
+    res = runner.invoke(["list", "--offline"], env=env)
     assert res.exit_code == 0, res.output
     for name in SHARED_NAMES:
         row = _row(res.output, name)
@@ -40,44 +59,44 @@ def test_list_shows_shared_files_present(env: dict[str, str], shared: Path) -> N
     assert "AGPL-3.0" in _row(res.output, "yolo11x-seg")
 
 
-def test_list_with_model_dir_option_and_role(env: dict[str, str], shared: Path) -> None:
+def test_list_with_model_dir_option_and_role(runner: _Runner, env: dict[str, str], shared: Path) -> None:
     env = {**env, "REMOVE_PEOPLE_MODEL_DIR": ""}
-    res = runner.invoke(app, ["list", "--model-dir", str(shared / "weights"), "--role", "loss_backbone"], env=env)
+    res = runner.invoke(["list", "--model-dir", str(shared / "weights"), "--role", "loss_backbone"], env=env)
     assert res.exit_code == 0, res.output
     assert "yes (model-dir)" in _row(res.output, "vgg16-features-pool3")
     assert "yolo11n-seg" not in res.output
 
 
-def test_info_shows_entry_and_where(env: dict[str, str], shared: Path) -> None:
-    res = runner.invoke(app, ["info", "deepfillv2-places2-tf"], env=env)
+def test_info_shows_entry_and_where(runner: _Runner, env: dict[str, str], shared: Path) -> None:
+    res = runner.invoke(["info", "deepfillv2-places2-tf"], env=env)
     assert res.exit_code == 0, res.output
     for text in ("states_tf_places2.pth", "[-1, 1]", "1 = hole", "256", "CC BY-NC 4.0", "load_generator"):
         assert text in res.output
-    res = runner.invoke(app, ["info", "vgg16-features-pool3"], env=env)
+    res = runner.invoke(["info", "vgg16-features-pool3"], env=env)
     assert str(shared / "weights" / "vgg16_features_pool3.pth") in res.output
-    assert runner.invoke(app, ["info", "nope"], env=env).exit_code == 2
+    assert runner.invoke(["info", "nope"], env=env).exit_code == 2
 
 
-def test_verify_ok_then_mismatch(env: dict[str, str], tmp_path: Path) -> None:
-    res = runner.invoke(app, ["verify"], env=env)
+def test_verify_ok_then_mismatch(runner: _Runner, env: dict[str, str], tmp_path: Path) -> None:
+    res = runner.invoke(["verify"], env=env)
     assert res.exit_code == 0, res.output
     assert res.output.count(" ok ") >= 4
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "alexnet_features.pth").write_bytes(b"corrupt")
-    res = runner.invoke(app, ["verify", "--model-dir", str(bad)], env=env)
+    res = runner.invoke(["verify", "--model-dir", str(bad)], env=env)
     assert res.exit_code == 1
     assert "MISMATCH" in res.output
 
 
-def test_fetch_offline_names_the_file_and_exits_1(env: dict[str, str]) -> None:
-    res = runner.invoke(app, ["fetch", "deepfillv2-places2-pt", "--offline"], env=env)
+def test_fetch_offline_names_the_file_and_exits_1(runner: _Runner, env: dict[str, str]) -> None:
+    res = runner.invoke(["fetch", "deepfillv2-places2-pt", "--offline"], env=env)
     assert res.exit_code == 1
     assert "put states_pt_places2.pth" in res.output
-    assert runner.invoke(app, ["fetch", "nope"], env=env).exit_code == 2
+    assert runner.invoke(["fetch", "nope"], env=env).exit_code == 2
 
 
-def test_fetch_downloads_into_cache(env: dict[str, str], shared: Path, tmp_path: Path) -> None:
+def test_fetch_downloads_into_cache(runner: _Runner, env: dict[str, str], shared: Path, tmp_path: Path) -> None:
     src = shared / "weights" / "alexnet_features.pth"
     e = W.WeightsEntry(
         name="test-fetch",
@@ -89,16 +108,16 @@ def test_fetch_downloads_into_cache(env: dict[str, str], shared: Path, tmp_path:
     )
     W.register_entry(e)
     try:
-        res = runner.invoke(app, ["fetch", "test-fetch", "--online"], env={**env, "REMOVE_PEOPLE_MODEL_DIR": ""})
+        res = runner.invoke(["fetch", "test-fetch", "--online"], env={**env, "REMOVE_PEOPLE_MODEL_DIR": ""})
     finally:
         W.unregister_entry("test-fetch")
     assert res.exit_code == 0, res.output
     assert (tmp_path / "home" / "models" / "fetched.pth").stat().st_size == src.stat().st_size
 
 
-def test_fetch_openvino_makes_the_detector_export_ahead_of_a_run(env: dict[str, str], tmp_path: Path) -> None:
+def test_fetch_openvino_makes_the_detector_export_ahead_of_a_run(runner: _Runner, env: dict[str, str], tmp_path: Path) -> None:
     pytest.importorskip("openvino")
-    res = runner.invoke(app, ["fetch", "yolo11n-seg-openvino-int8", "vgg16-features-pool3", "--openvino"], env=env)
+    res = runner.invoke(["fetch", "yolo11n-seg-openvino-int8", "vgg16-features-pool3", "--openvino"], env=env)
     assert res.exit_code == 0, res.output
     exports = list((tmp_path / "home" / "models" / "openvino").glob("*_openvino_model"))
     assert len(exports) == 1 and list(exports[0].glob("*.xml"))

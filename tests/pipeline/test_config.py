@@ -58,5 +58,5 @@ def test_unknown_plugin_lists_valid_names() -> None:
 
 
 def test_bad_value_type_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="cannot read 'abc' as int"):
+    with pytest.raises(UsageError, match="telea.radius = 'abc': expected an integer from 1 to 256"):
         build_stage("inpaint", "telea", radius="abc")

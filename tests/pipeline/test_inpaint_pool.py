@@ -213,6 +213,10 @@ def test_pool_is_started_only_when_used(tmp_path: Path) -> None:
 def test_a_bad_worker_count_fails_before_any_work(tmp_path: Path) -> None:
     from remove_people.errors import UsageError
 
-    cfg = Config.load(overrides=["run.inpaint_workers=many", "inpaint.plugin=telea"])
+    # The setting's type and range are checked when the configuration is built, before any Pipeline.
+    with pytest.raises(UsageError, match="run.inpaint_workers=many: expected an integer from 0 to 256 or auto"):
+        Config.load(overrides=["run.inpaint_workers=many", "inpaint.plugin=telea"])
+    cfg = Config.load(overrides=["inpaint.plugin=telea"])
+    cfg.run["inpaint_workers"] = "many"  # set behind the checker's back: the pipeline still refuses it
     with pytest.raises(UsageError, match="expected auto or a count"):
         Pipeline(cfg, cache=ArtifactCache(tmp_path / "cache", enabled=False))

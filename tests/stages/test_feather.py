@@ -58,6 +58,7 @@ def test_feather_hurts_when_the_hole_edge_is_foreground(scene):
 def test_cli_feather_shadows_and_accessories_reach_the_config(monkeypatch, tmp_path):
     """The run options set the documented config keys (checked on the config the runner gets)."""
     import remove_people.cli as cli
+    import remove_people.commands.run as run_command
 
     seen = {}
 
@@ -65,7 +66,7 @@ def test_cli_feather_shadows_and_accessories_reach_the_config(monkeypatch, tmp_p
         seen["cfg"] = cfg
         raise SystemExit(0)
 
-    monkeypatch.setattr(cli, "_run_with_progress", fake_run)
+    monkeypatch.setattr(run_command, "_run_with_progress", fake_run)
     (tmp_path / "in").mkdir()
     img = tmp_path / "in" / "a.png"
     cv2.imwrite(str(img), np.zeros((8, 8, 3), np.uint8))

@@ -22,6 +22,7 @@ import numpy as np
 
 from remove_people.errors import InputError, UsageError
 from remove_people.pipeline.safe_read import regular_or_missing
+from remove_people.settings import param
 from remove_people.stages.detect.base import PERSON, Detector, Frame, Instance
 
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg", ".jpeg", ".gif")
@@ -34,11 +35,11 @@ class MaskParams:
     threshold: grey level above which a pixel is a hole. category: COCO category name or id.
     images_root: unused for folders; reserved for COCO files whose names carry sub-folders."""
 
-    path: str | None
-    invert: bool
-    threshold: int
-    category: str
-    images_root: str | None
+    path: str | None = param(None, kind="path")
+    invert: bool = False
+    threshold: int = param(127, lo=0, hi=65534)
+    category: str | int = param("person", lo=0, hi=2**31 - 1)  # a COCO category name or id
+    images_root: str | None = param(None, kind="path")
 
 
 def split_components(mask: np.ndarray, label: str = PERSON) -> list[Instance]:

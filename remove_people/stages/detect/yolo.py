@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from remove_people.settings import param
 from remove_people.stages.detect.base import Detector, Frame, Instance
 
 
@@ -31,18 +32,18 @@ class YoloParams:
     openvino_precision: ``f32`` (masks as PyTorch's, up to float noise) or ``auto`` (the CPU
     plugin's choice: bf16 on CPUs with AMX/AVX-512 bf16, faster, masks move by a few pixels)."""
 
-    weights: str
-    conf: float
-    iou: float
-    imgsz: int
-    max_det: int
-    half: bool
-    device: str
-    batch: int
-    classes: list[int]
+    weights: str = "yolo11n-seg"
+    conf: float = param(0.25, lo=0.0, hi=1.0)
+    iou: float = param(0.7, lo=0.0, hi=1.0)
+    imgsz: int = param(640, lo=32, hi=8192)
+    max_det: int = param(100, lo=1, hi=10000)
+    half: bool = False
+    device: str = param("auto", kind="device")
+    batch: int = param(8, lo=1, hi=256)
+    classes: list[int] = param(default_factory=lambda: [0], lo=0, hi=1000)
     trust_weights: bool = False  # load a .pt whose sha256 is not in the weights table (it is a full pickle)
-    backend: str = "auto"
-    openvino_precision: str = "f32"
+    backend: str = param("auto", choices=("auto", "torch", "openvino"))
+    openvino_precision: str = param("f32", choices=("f32", "auto"))
 
 
 BACKENDS = ("auto", "torch", "openvino")

@@ -19,6 +19,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from remove_people.settings import param
 from remove_people.stages.base import Stage
 
 
@@ -33,11 +34,11 @@ class CropParams:
     feather: width in pixels of the blend ramp inside the hole's edge (0: hard paste).
     """
 
-    strategy: str
-    margin: float
-    min_margin: int
-    max_side: int | None
-    feather: int
+    strategy: str = param("crop", choices=("crop", "full"))
+    margin: float = param(0.5, lo=0.0, hi=10.0)
+    min_margin: int = param(32, lo=0, hi=4096)
+    max_side: int | None = param(None, lo=16, hi=65536)
+    feather: int = param(0, lo=0, hi=1024)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from remove_people.errors import UsageError
+from remove_people.settings import param
 from remove_people.stages.inpaint.base import CropParams, Inpainter, check_device, resolve_device
 
 log = logging.getLogger("remove_people.inpaint.deepfillv2")
@@ -43,12 +44,13 @@ class DeepFillv2Params(CropParams):
     batch_size: crops per forward pass (crops of one batch are padded to a common size).
     """
 
-    variant: str
-    layout: str
-    weights: str | None
-    device: str
-    precision: str
-    batch_size: int
+    max_side: int | None = param(512, lo=16, hi=65536)  # windows scaled so the network sees about its training scale
+    variant: str = param("places2", choices=VARIANTS)
+    layout: str = param("tf", choices=LAYOUTS)
+    weights: str | None = None
+    device: str = param("auto", kind="device")
+    precision: str = param("fp32", choices=PRECISIONS)
+    batch_size: int = param(4, lo=1, hi=256)
 
 
 class DeepFillv2Inpainter(Inpainter):

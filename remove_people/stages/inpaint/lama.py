@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from remove_people.settings import param
 from remove_people.stages.inpaint.torch_base import TorchInpainter, TorchParams
 
 
@@ -40,6 +41,9 @@ class LamaParams(TorchParams):
     batch_size: crops of the same padded size per forward pass.
     trust_weights: load a file whose MD5 is not big-lama's published one.
     """
+
+    min_margin: int = param(128, lo=0, hi=4096)  # IOPaint's crop margin for LaMa
+    max_side: int | None = param(1024, lo=16, hi=65536)
 
 
 class LamaInpainter(TorchInpainter):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from remove_people.errors import UsageError
+from remove_people.settings import param
 from remove_people.stages.inpaint.torch_base import TorchInpainter, TorchParams
 
 SIDE = 512
@@ -42,7 +43,9 @@ class MiganParams(TorchParams):
     trust_weights: load a file whose MD5 is not MI-GAN's published one.
     """
 
-    batch_size: int = 4
+    min_margin: int = param(128, lo=0, hi=4096)  # IOPaint's crop margin for MI-GAN
+    max_side: int | None = param(512, lo=16, hi=512)
+    batch_size: int = param(4, lo=1, hi=256)
 
 
 class MiganInpainter(TorchInpainter):

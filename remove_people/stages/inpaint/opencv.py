@@ -12,6 +12,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from remove_people.settings import param
 from remove_people.stages.inpaint.base import CropParams, Inpainter
 
 
@@ -19,7 +20,7 @@ from remove_people.stages.inpaint.base import CropParams, Inpainter
 class OpenCVParams(CropParams):
     """radius: the neighbourhood, in pixels, that each filled pixel is computed from."""
 
-    radius: int
+    radius: int = param(5, lo=1, hi=256)
 
 
 class _OpenCVInpainter(Inpainter):

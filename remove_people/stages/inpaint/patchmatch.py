@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from remove_people.settings import param
 from remove_people.stages.inpaint.base import CropParams, Inpainter
 
 
@@ -24,9 +25,10 @@ class PatchMatchParams(CropParams):
     (``None``: never); PatchMatch's time follows the hole's area, so this caps the time per person.
     """
 
-    patch_size: int
-    seed: int
-    max_hole_pixels: int | None = None
+    max_side: int | None = param(768, lo=16, hi=65536)  # PatchMatch's cost grows with the window
+    patch_size: int = param(3, lo=1, hi=31)
+    seed: int = param(0, lo=0, hi=2**31 - 1)
+    max_hole_pixels: int | None = param(None, lo=1, hi=2**32)
 
 
 class PatchMatchInpainter(Inpainter):

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from remove_people.errors import UsageError
+from remove_people.settings import param
 from remove_people.stages.inpaint.base import CropParams, Inpainter, check_device, resolve_device
 
 
@@ -35,9 +36,10 @@ class PConvParams(CropParams):
     batch_size: crops of the same size per forward pass.
     """
 
-    weights: str | None
-    device: str
-    batch_size: int
+    max_side: int | None = param(512, lo=16, hi=65536)  # crops come out 256 or 512 per side, the training sizes
+    weights: str | None = None
+    device: str = param("auto", kind="device")
+    batch_size: int = param(4, lo=1, hi=256)
 
 
 class PConvInpainter(Inpainter):

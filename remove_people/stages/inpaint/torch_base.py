@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 
 from remove_people.errors import UsageError, WeightsError
+from remove_people.settings import param
 from remove_people.stages.inpaint.base import CropParams, Inpainter, check_device, resolve_device
 
 log = logging.getLogger("remove_people.inpaint")
@@ -58,10 +59,10 @@ class TorchParams(CropParams):
     trust_weights: load a file whose checksum the weights table cannot vouch for (it can run code).
     """
 
-    weights: str | None = None
-    device: str = "auto"
-    precision: str = "fp32"
-    batch_size: int = 1
+    weights: str | None = param(None, kind="path")
+    device: str = param("auto", kind="device")
+    precision: str = param("fp32", choices=PRECISIONS)
+    batch_size: int = param(1, lo=1, hi=256)
     trust_weights: bool = False
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 import cv2
 import numpy as np
 
+from remove_people.settings import param
 from remove_people.stages.base import NoParams
 from remove_people.stages.detect.base import Instance
 from remove_people.stages.refine.base import Refiner, union
@@ -37,17 +38,17 @@ class MorphologyParams:
     heights), shadow_darkening, shadow_chroma, shadow_edge: as ``ShadowParams`` extent,
     darkening, chroma, edge."""
 
-    dilate: int
-    dilate_frac: float
-    fill_holes: bool
-    close: int
-    smooth: int
-    min_area: int
+    dilate: int = param(9, lo=0, hi=512)
+    dilate_frac: float = param(0.02, lo=0.0, hi=1.0)
+    fill_holes: bool = True
+    close: int = param(5, lo=0, hi=512)
+    smooth: int = param(3, lo=0, hi=512)
+    min_area: int = param(64, lo=0, hi=2**32)
     shadows: bool = False
-    shadow_extent: float = 1.0
-    shadow_darkening: float = 0.12
-    shadow_chroma: float = 0.05
-    shadow_edge: float = 0.12
+    shadow_extent: float = param(1.0, lo=0.0, hi=10.0)
+    shadow_darkening: float = param(0.12, lo=0.0, hi=1.0)
+    shadow_chroma: float = param(0.05, lo=0.0, hi=1.0)
+    shadow_edge: float = param(0.12, lo=0.0, hi=10.0)
 
 
 def ellipse(radius: int) -> np.ndarray:
