@@ -173,7 +173,7 @@ def test_real_scene_only_hole_pixels_change(shared: Path, standins: Path) -> Non
     [
         ("lama", {"precision": "fp16"}, "FFT"),
         ("migan", {"strategy": "full"}, "use crop"),
-        ("migan", {"max_side": 1024}, "at most 512"),
+        ("migan", {"max_side": 1024}, "from 16 to 512"),
         ("migan", {"max_side": None}, "at most 512"),
         ("migan", {"precision": "fp8"}, "fp8"),
         ("lama", {"device": "gpu"}, "device"),
