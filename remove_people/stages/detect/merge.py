@@ -1,0 +1,83 @@
+"""One instance per object from several passes over the same photo (models of an ensemble, flipped views).
+
+Why merge per object and not only union the pixels: the select stage decides per
+person (keep the largest, keep the one in the centre, remove only confident ones),
+the refine stage grows each person by its own height, and the summary counts
+persons. Two passes that found the same person must stay one person, with the union
+of what each saw (one model gets the raised arm, the other the hair): the removal
+mask misses fewer pixels, and nothing is counted twice.
+
+How: all instances, most confident first; each joins the first group of its class
+whose *seed* (the group's most confident instance) it overlaps with mask IoU at
+least ``iou``, else it seeds a group of its own. Comparing with the seed, not with
+the growing union, keeps a chain of neighbours in a crowd from fusing into one.
+A group's mask and box are the unions of its members', its score the seed's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from remove_people.stages.detect.base import Instance
+
+
+def _box_overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _mask_iou(a: Instance, b: Instance) -> float:
+    """Mask IoU, computed inside the two boxes' hull only (masks are full-frame)."""
+    assert a.box is not None and b.box is not None
+    x0 = int(max(0, min(a.box[0], b.box[0])))
+    y0 = int(max(0, min(a.box[1], b.box[1])))
+    x1 = int(np.ceil(max(a.box[2], b.box[2]))) + 1
+    y1 = int(np.ceil(max(a.box[3], b.box[3]))) + 1
+    ma, mb = a.mask[y0:y1, x0:x1], b.mask[y0:y1, x0:x1]
+    union = int((ma | mb).sum())
+    return float((ma & mb).sum()) / union if union else 0.0
+
+
+def merge_groups(passes: list[list[Instance]], iou: float) -> list[tuple[Instance, int]]:
+    """Each object once, with the number of passes that found it (see the module docstring)."""
+    ordered = sorted(((inst, n) for n, p in enumerate(passes) for inst in p), key=lambda t: -t[0].score)
+    seeds: list[Instance] = []
+    members: list[list[tuple[Instance, int]]] = []
+    for inst, n in ordered:
+        assert inst.box is not None
+        for k, seed in enumerate(seeds):
+            assert seed.box is not None
+            if seed.class_id == inst.class_id and _box_overlaps(seed.box, inst.box) and _mask_iou(seed, inst) >= iou:
+                members[k].append((inst, n))
+                break
+        else:
+            seeds.append(inst)
+            members.append([(inst, n)])
+    out = []
+    for seed, group in zip(seeds, members):
+        found_by = len({n for _, n in group})
+        if len(group) == 1:
+            out.append((seed, found_by))
+            continue
+        mask = np.zeros_like(seed.mask)
+        for m, _ in group:
+            mask |= m.mask
+        boxes = np.array([m.box for m, _ in group], dtype=float)
+        box = (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+        out.append((Instance(mask, seed.score, seed.label, seed.class_id, box), found_by))
+    return out
+
+
+def merge_instances(passes: list[list[Instance]], iou: float) -> list[Instance]:
+    """The instances of all ``passes`` over one photo, one per object (see the module docstring).
+
+    With a single pass the instances come back unchanged (same objects, same order).
+    """
+    if len(passes) == 1:
+        return list(passes[0])
+    return [inst for inst, _ in merge_groups(passes, iou)]
+
+
+def flip_back(inst: Instance, width: int) -> Instance:
+    """An instance found on the horizontally flipped photo, in the photo's own frame."""
+    x0, y0, x1, y1 = inst.box or (0.0, 0.0, 0.0, 0.0)
+    return Instance(np.ascontiguousarray(inst.mask[:, ::-1]), inst.score, inst.label, inst.class_id, (width - x1, y0, width - x0, y1))
