@@ -10,17 +10,20 @@ the repainted region of a result is exactly the refined mask, whatever the inpai
 extra area come without inpainting anything. Residual persons need real outputs: measure
 the chosen setting with ``remove-people eval removal`` (docs/evaluation.md).
 
-Tuning honestly: ``--part tune`` scores the even-numbered photos (by image id), ``--part
-confirm`` the odd ones, ``--part all`` both. Pick on ``tune``, then look at ``confirm``.
+Tuning honestly: the 59 photos are dealt into two halves with as many persons each
+(``photos``); settings are picked on ``tune`` and then looked at on ``confirm``. Every row
+prints both halves and ``all``.
 
-    python benchmarks/recall.py grid --part tune            # every lever, one at a time and combined
-    python benchmarks/recall.py grid --part confirm --only 'v11+v8 flip c0.10'
-    python benchmarks/recall.py accessories                 # --with-accessories against COCO objects
+    python benchmarks/recall.py grid [--json grid.json]      # the old default, each lever, the new default
+    python benchmarks/recall.py grid --part all --only 'v11+v8 flip c0.25 s0.05 d5'
+    python benchmarks/recall.py accessories                  # the default without and with --with-accessories
+    python benchmarks/recall.py speed                        # detection seconds per photo, old vs new default
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -134,20 +137,17 @@ def instances_of(raw: dict[str, Any], file_name: str, conf: float) -> list[Any]:
 
 @dataclass
 class Combo:
-    """A detector + refine + select setting to score from masks."""
+    """A detector + refine + select setting to score from masks (the detector's fields as in ``YoloParams``)."""
 
     name: str
     passes: tuple[Pass, ...]
     conf: float = 0.25
+    support_conf: float | None = None  # a weaker detection stays when another pass confirms it
+    edge_conf: float | None = None  # (tried, not kept) a weaker detection stays when it touches the frame's edge
     merge_iou: float = 0.5
     dilate: int = 9
     dilate_frac: float = 0.02
     accessories: bool = False
-    vote_conf: float | None = None  # objects below ``conf`` stay when found by ``votes`` passes at this confidence
-    votes: int = 2
-    edge_conf: float | None = None  # objects touching the frame's edge stay from this confidence
-    pixel_votes: int = 1  # a merged object's pixel needs this many of its members (at most all of them)
-    support: bool = False  # votes counted per detection (overlap with other passes), not per merged group
 
 
 def touches_edge(inst: Any, shape: tuple[int, int], margin: float = 2.0) -> bool:
@@ -155,85 +155,17 @@ def touches_edge(inst: Any, shape: tuple[int, int], margin: float = 2.0) -> bool
     return x0 <= margin or y0 <= margin or x1 >= shape[1] - margin or y1 >= shape[0] - margin
 
 
-def _overlap(a: Any, b: Any) -> float:
-    """Intersection over the smaller mask: 1 when one detection lies inside the other."""
-    from remove_people.stages.detect.merge import _box_overlaps
-
-    if not _box_overlaps(a.box, b.box):
-        return 0.0
-    return float((a.mask & b.mask).sum()) / max(1, min(a.area, b.area))
-
-
-def supported(passes: list[list[Any]], conf: float, vote_conf: float, votes: int, overlap: float = 0.5) -> list[list[Any]]:
-    """Each pass's detections at ``conf``, plus those at ``vote_conf`` that ``votes - 1`` other passes also saw
-    (a detection of theirs at ``vote_conf`` overlapping at least ``overlap`` of the smaller mask)."""
-    out = []
-    for k, p in enumerate(passes):
-        kept = []
-        for inst in p:
-            if inst.score >= conf:
-                kept.append(inst)
-                continue
-            if inst.score < vote_conf:
-                continue
-            others = sum(1 for j, q in enumerate(passes) if j != k and any(o.class_id == inst.class_id and _overlap(inst, o) >= overlap for o in q))
-            if others >= votes - 1:
-                kept.append(inst)
-        out.append(kept)
-    return out
-
-
 def detections(combo: Combo, raws: list[dict[str, Any]], file_name: str, shape: tuple[int, int]) -> list[Any]:
-    """What the detector of ``combo`` returns for one photo, from the cached passes."""
-    low = min(c for c in (combo.conf, combo.vote_conf, combo.edge_conf) if c is not None)
+    """What ``YoloDetector.detect`` returns for one photo with ``combo``'s settings, from the cached passes."""
+    from remove_people.stages.detect.merge import keep_supported, merge_instances
+
+    low = min(c for c in (combo.conf, combo.support_conf, combo.edge_conf) if c is not None)
     passes = [instances_of(r, file_name, low) for r in raws]
-    if combo.support:
-        edge = [[i for i in p if combo.edge_conf is not None and i.score >= combo.edge_conf and touches_edge(i, shape)] for p in passes]
-        kept = supported(passes, combo.conf, combo.vote_conf if combo.vote_conf is not None else combo.conf, combo.votes)
-        passes = [k + [i for i in e if all(i is not j for j in k)] for k, e in zip(kept, edge)]
-        return [inst for inst, _ in _merge(passes, combo.merge_iou, combo.pixel_votes)]
-    groups = _merge(passes, combo.merge_iou, combo.pixel_votes)
-    out = []
-    for inst, n in groups:
-        if inst.score >= combo.conf:
-            out.append(inst)
-        elif combo.vote_conf is not None and inst.score >= combo.vote_conf and n >= combo.votes:
-            out.append(inst)
-        elif combo.edge_conf is not None and inst.score >= combo.edge_conf and touches_edge(inst, shape):
-            out.append(inst)
-    return out
-
-
-def _merge(passes: list[list[Any]], iou: float, pixel_votes: int) -> list[tuple[Any, int]]:
-    from remove_people.stages.detect.merge import merge_groups
-
-    if pixel_votes <= 1:
-        return merge_groups(passes, iou)
-    # re-merge with a per-pixel vote: recompute the groups' members
-    from remove_people.stages.detect import merge as M
-    from remove_people.stages.detect.base import Instance
-
-    ordered = sorted(((inst, n) for n, p in enumerate(passes) for inst in p), key=lambda t: -t[0].score)
-    seeds, members = [], []
-    for inst, n in ordered:
-        for k, seed in enumerate(seeds):
-            if seed.class_id == inst.class_id and M._box_overlaps(seed.box, inst.box) and M._mask_iou(seed, inst) >= iou:
-                members[k].append((inst, n))
-                break
-        else:
-            seeds.append(inst)
-            members.append([(inst, n)])
-    out = []
-    for seed, group in zip(seeds, members):
-        need = min(pixel_votes, len(group))
-        count = np.zeros(seed.mask.shape, np.uint8)
-        for m, _ in group:
-            count += m.mask
-        mask = count >= need
-        if not mask.any():
-            continue
-        out.append((Instance(mask, seed.score, seed.label, seed.class_id), len({n for _, n in group})))
-    return out
+    kept = keep_supported(passes, combo.conf, combo.support_conf)
+    if combo.edge_conf is not None:
+        kept = [k + [i for i in p if combo.edge_conf <= i.score < combo.conf and touches_edge(i, shape) and all(i is not j for j in k)]
+                for k, p in zip(kept, passes)]  # fmt: skip
+    return merge_instances(kept, combo.merge_iou)
 
 
 @functools.lru_cache(maxsize=None)
@@ -259,7 +191,7 @@ def _photo(file_name: str) -> tuple[np.ndarray, Any]:
 _COCO: Any = None
 
 
-def score(combo: Combo, scratch: Path, keep_masks: bool = False) -> dict[str, Any]:
+def score(combo: Combo, scratch: Path) -> dict[str, Any]:
     """The removal figures of ``combo`` (from refined masks) on each part, and its detection seconds per photo."""
     from remove_people.config import Config, build_stage
     from remove_people.evaluation.removal_score import RemovalTally, score_image
@@ -271,7 +203,6 @@ def score(combo: Combo, scratch: Path, keep_masks: bool = False) -> dict[str, An
     tallies = {part: RemovalTally() for part in PARTS}
     where = {r["file_name"]: part for part in ("tune", "confirm") for r in photos(part)}
     seconds, wall = [], []
-    masks = {}
     for rec in photos("all"):
         fn = rec["file_name"]
         rgb, gt = _photo(fn)
@@ -286,8 +217,6 @@ def score(combo: Combo, scratch: Path, keep_masks: bool = False) -> dict[str, An
         tallies[where[fn]].add(fn, sc)
         seconds.append(sum(r["seconds"][fn] for r in raws))
         wall.append(sum(r["wall"][fn] for r in raws))
-        if keep_masks:
-            masks[fn] = region
     out: dict[str, Any] = {}
     for part, tally in tallies.items():
         s = tally.summary()
@@ -295,108 +224,110 @@ def score(combo: Combo, scratch: Path, keep_masks: bool = False) -> dict[str, An
         out[part] = s
     out["detect_cpu_s_per_photo"] = float(np.median(seconds))
     out["detect_wall_s_per_photo"] = float(np.median(wall))
-    if keep_masks:
-        out["_masks"] = masks
     return out
+
+
+#: The setting that became the default in configs/default.yaml.
+DEFAULT = "v11+v8 flip c0.25 s0.05 d5 +accessories"
 
 
 def grid() -> list[Combo]:
+    """The old default, each lever alone, the levers combined, the default, and its neighbours."""
     v11, v8 = Pass("v11"), Pass("v8")
     v11f, v8f = Pass("v11", flipped=True), Pass("v8", flipped=True)
-    out = [Combo("v11 (old default)", (v11,)), Combo("v8", (v8,))]
-    for c in (0.25, 0.15, 0.10, 0.05):
-        out.append(Combo(f"v11 c{c:.2f}", (v11,), conf=c))
-        out.append(Combo(f"v11 flip c{c:.2f}", (v11, v11f), conf=c))
-        out.append(Combo(f"v11+v8 c{c:.2f}", (v11, v8), conf=c))
-        out.append(Combo(f"v11+v8 flip c{c:.2f}", (v11, v11f, v8, v8f), conf=c))
-    for sz in (960, 1280):
-        out.append(Combo(f"v11@{sz} c0.25", (Pass("v11", sz),)))
-        out.append(Combo(f"v11@640+{sz} c0.25", (v11, Pass("v11", sz))))
-        out.append(Combo(f"v11+v8@640+{sz} c0.10", (v11, v8, Pass("v11", sz), Pass("v8", sz)), conf=0.10))
-    return out
+    ens = (v11, v11f, v8, v8f)
+    return [
+        Combo("v11 (old default)", (v11,)),
+        Combo("v8", (v8,)),
+        Combo("v11 c0.05", (v11,), conf=0.05),
+        Combo("v11 flip", (v11, v11f)),
+        Combo("v11+v8", (v11, v8)),
+        Combo("v11@960", (Pass("v11", 960),)),
+        Combo("v11@640+1280", (v11, Pass("v11", 1280))),
+        Combo("v11+v8 flip", ens),
+        Combo("v11+v8 flip c0.10", ens, conf=0.10),
+        Combo("v11+v8 flip c0.05", ens, conf=0.05),
+        Combo("v11+v8 flip c0.25 s0.05", ens, support_conf=0.05),
+        Combo("v11+v8 flip c0.25 edge0.05 d5", ens, edge_conf=0.05, dilate=5),
+        Combo("v11+v8 c0.25 s0.05 d5", (v11, v8), support_conf=0.05, dilate=5),
+        Combo("v11+v8 flip c0.25 s0.10 d5", ens, support_conf=0.10, dilate=5),
+        Combo("v11+v8 flip c0.25 s0.05 d5", ens, support_conf=0.05, dilate=5),
+        Combo(DEFAULT, ens, support_conf=0.05, dilate=5, accessories=True),
+        Combo("v11+v8 flip c0.25 s0.05 d3", ens, support_conf=0.05, dilate=3),
+        Combo("v11+v8 flip c0.25 s0.05 d5 f0.01", ens, support_conf=0.05, dilate=5, dilate_frac=0.01),
+        Combo("v11+v8 flip c0.25 s0.05 d5 f0.03", ens, support_conf=0.05, dilate=5, dilate_frac=0.03),
+    ]
 
 
 def _row(name: str, r: dict[str, Any], part: str) -> str:
     s = r[part]
     bands = " ".join(f"{k[0]}{v['removed']}/{v['persons']}" for k, v in s["by_size"].items())
-    return (f"{name:34s} {part:7s} removed {s['persons_removed']:.3f} ({s['persons_removed_count']}/{s['persons_counted']}; {bands}) "
-            f"coverage {s['pixel_coverage']:.4f} extra {s['extra_area']:.3f} detect {r['detect_cpu_s_per_photo']:.2f} cpu-s "
-            f"{r['detect_wall_s_per_photo']:.2f} s")
+    return (f"{name:36s} {part:7s} removed {s['persons_removed']:.3f} ({s['persons_removed_count']}/{s['persons_counted']}; {bands}) "
+            f"coverage {s['pixel_coverage']:.4f} extra {s['extra_area']:.3f} (persons only {s['extra_area_persons_only']:.3f}) "
+            f"held {s['held_objects_removed_count']}/{s['held_objects']} free {s['free_objects_removed_count']}/{s['free_objects']} "
+            f"detect {r['detect_cpu_s_per_photo']:.2f} cpu-s {r['detect_wall_s_per_photo']:.2f} s")
 
 
-def held_objects(file_name: str, touch: int = 3, overlap: float = 0.01) -> list[tuple[str, np.ndarray, bool]]:
-    """The COCO objects of the accessory classes in one photo: (class name, mask, held), where held =
-    touching a non-crowd GT person by the select stage's own rule (``touch`` px, ``overlap`` share)."""
-    import cv2
-
-    from remove_people.stages.select import ACCESSORY_COCO_IDS
-
-    rgb, gt = _photo(file_name)
-    shape = rgb.shape[:2]
-    image_id = next(i for i, r in _COCO.imgs.items() if r["file_name"] == file_name)
-    names = {c["id"]: c["name"] for c in _COCO.dataset["categories"]}
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * touch + 1, 2 * touch + 1))
-    reach = cv2.dilate(gt.union(shape).astype(np.uint8), kernel).astype(bool)
-    out = []
-    for ann in _COCO.loadAnns(_COCO.getAnnIds(imgIds=[image_id], iscrowd=False)):
-        name = names[ann["category_id"]]
-        if name not in ACCESSORY_COCO_IDS:
-            continue
-        m = _COCO.annToMask(ann).astype(bool)
-        if not m.any():
-            continue
-        out.append((name, m, bool((m & reach).sum() >= max(1.0, overlap * m.sum()))))
-    return out
+#: The detector settings before issue 15, as ``--set`` overrides of today's defaults.
+OLD_DETECTOR = ("weights=yolo11n-seg", "flip=false", "classes=[0]")
 
 
-def accessories(combo: Combo, scratch: Path) -> dict[str, Any]:
-    """How often a held object is removed (>= 95 % repainted), and a free one (>= 50 % repainted), with and without."""
+def speed(rounds: int = 1) -> dict[str, Any]:
+    """Detection seconds per photo, old default vs new default, measured alternately photo by photo.
+
+    Both detectors are built and warmed up first (model load and OpenVINO compile are not
+    counted); each photo then goes through the old and the new detector in turn, so a
+    machine shared with other jobs slows both alike. CPU seconds are process time (all threads).
+    """
     from remove_people.config import Config, build_stage
-    from remove_people.evaluation.removal_score import REMOVED_SHARE
-    from remove_people.stages.select import Selector
+    from remove_people.pipeline.imageio import read_image
+    from remove_people.stages.detect.base import Frame
 
-    raws = [raw_detections(p, scratch) for p in combo.passes]
-    refiner = build_stage("refine", "morphology", dilate=combo.dilate, dilate_frac=combo.dilate_frac)
-    selector = Selector.from_config(Config.load(overrides=[f"select.with_accessories={str(combo.accessories).lower()}"]))
-    held: list[tuple[str, float]] = []
-    free: list[tuple[str, float]] = []
-    for rec in photos("all"):
-        fn = rec["file_name"]
-        objects = held_objects(fn)
-        if not objects:
-            continue
-        rgb, _ = _photo(fn)
-        found = detections(combo, raws, fn, rgb.shape[:2])
-        if not combo.accessories:
-            found = [i for i in found if i.is_person]
-        remove, protect = selector.select(found, rgb.shape[:2])
-        region = refiner.refine(rgb, remove, protect) > 0 if remove else np.zeros(rgb.shape[:2], bool)
-        for name, m, is_held in objects:
-            (held if is_held else free).append((f"{fn}:{name}", float((m & region).sum() / m.sum())))
-    return {
-        "held": len(held), "held_removed": sum(1 for _, s in held if s >= REMOVED_SHARE),
-        "held_mean_repainted": float(np.mean([s for _, s in held])) if held else None,
-        "free": len(free), "free_removed": sum(1 for _, s in free if s >= 0.5),
-        "free_mean_repainted": float(np.mean([s for _, s in free])) if free else None,
-        "held_objects": held, "free_objects": free,
+    dets = {
+        "old": build_stage("detect", config=Config.load(overrides=[f"detect.yolo.{o}" for o in OLD_DETECTOR])),
+        "new": build_stage("detect", config=Config.load()),
     }
+    frames = [Frame(read_image(COCO_DIR / "images" / r["file_name"]).rgb, Path(r["file_name"]), r["file_name"]) for r in photos("all")]
+    for d in dets.values():
+        d.detect(frames[:1])
+    cpu: dict[str, list[float]] = {k: [] for k in dets}
+    wall: dict[str, list[float]] = {k: [] for k in dets}
+    for _ in range(rounds):
+        for f in frames:
+            for k, d in dets.items():
+                t, w = time.process_time(), time.perf_counter()
+                d.detect([f])
+                cpu[k].append(time.process_time() - t)
+                wall[k].append(time.perf_counter() - w)
+    out = {k: {"cpu_s_median": float(np.median(cpu[k])), "wall_s_median": float(np.median(wall[k])),
+               "wall_s_mean": float(np.mean(wall[k]))} for k in dets}  # fmt: skip
+    out["ratio_wall_median"] = out["new"]["wall_s_median"] / out["old"]["wall_s_median"]
+    out["ratio_cpu_median"] = out["new"]["cpu_s_median"] / out["old"]["cpu_s_median"]
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["grid", "detect"])
-    ap.add_argument("--part", action="append", choices=PARTS, help="Parts to print (default: tune, confirm).")
+    ap.add_argument("what", choices=["grid", "accessories", "speed"])
+    ap.add_argument("--part", action="append", choices=PARTS, help="Parts to print (default: tune, confirm, all).")
     ap.add_argument("--only", action="append", default=[], help="Score only the combinations with these names.")
     ap.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()) / "rp-recall")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     os.environ.setdefault("REMOVE_PEOPLE_MODEL_DIR", str(SHARED / "weights"))
-    combos = [c for c in grid() if not args.only or c.name in args.only]
-    results = {}
+    combos = [c for c in grid() if (c.name in args.only if args.only else True)]
+    results: dict[str, Any] = {}
+    if args.what == "speed":
+        results = speed()
+        print(json.dumps(results, indent=1))
+        combos = []
+    if args.what == "accessories":
+        base = next(c for c in grid() if c.name == (args.only[0] if args.only else DEFAULT))
+        combos = [dataclasses.replace(base, name=f"{base.name} accessories {'on' if on else 'off'}", accessories=on) for on in (False, True)]
     for c in combos:
         r = score(c, args.scratch)
         results[c.name] = r
-        for part in args.part or ["tune", "confirm"]:
+        for part in args.part or PARTS:
             print(_row(c.name, r, part), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))

@@ -224,7 +224,8 @@ def detect_cmd(
     if detector == "yolo":
         if detector_weights:
             cfg.data["detect"]["yolo"]["weights"] = detector_weights
-        det = build_stage("detect", "yolo", config=cfg, conf=ap_conf, max_det=int(ev["detect_max_det"] if max_det is None else max_det))
+        # Persons only: the accessory classes the default also returns would take slots of max_det.
+        det = build_stage("detect", "yolo", config=cfg, conf=ap_conf, max_det=int(ev["detect_max_det"] if max_det is None else max_det), classes=[0])
     elif detector == "masks":
         det = build_stage("detect", "masks", config=cfg, path=str(annotations))
         operating_conf = 0.0
@@ -442,9 +443,11 @@ def _removal_against_gt(
 _GT_NOTE = (
     "persons removed: share of the ground-truth persons covering at least 1 % of the frame with at least 95 % of their "
     "pixels repainted (bands by share of the frame: small 1-5 %, medium 5-20 %, large 20 % and more); pixel coverage: "
-    "repainted person pixels / all person pixels; extra area: repainted pixels farther than 15 px from every person, per "
-    "person pixel; residual: photos where the check detector finds a person at least half inside the repainted region or "
-    "on a ground-truth person. Repainted = pixels that differ from the original."
+    "repainted person pixels / all person pixels; extra area: repainted pixels farther than 15 px from every person and "
+    "every object a person holds (COCO objects of the accessory classes touching a person), per person pixel; residual: "
+    "photos where the check detector finds a person at least half inside the repainted region or on a ground-truth "
+    "person; held objects removed: at least 95 % repainted; objects nobody holds removed: at least half repainted. "
+    "Repainted = pixels that differ from the original."
 )
 
 
@@ -459,8 +462,11 @@ def _gt_rows(result: dict[str, Any], conf: float, check_name: str, check_made_ma
     rows += [
         ["pixel coverage ↑", fmt(result["pixel_coverage"], 4)],
         ["extra area ↓", fmt(result["extra_area"])],
+        ["  counting held objects as waste", fmt(result["extra_area_persons_only"])],
         [f"residual ↓ (check: {check_name}{', which also made the masks' if check_made_masks else ''}, conf ≥ {conf})",
          f"{fmt(result['residual'])} ({result['residual_images']} of {result['residual_checked']} photos)"],
+        ["held objects removed ↑", f"{fmt(result['held_objects_removed'])} ({result['held_objects_removed_count']} of {result['held_objects']})"],
+        ["objects nobody holds removed ↓", f"{fmt(result['free_objects_removed'])} ({result['free_objects_removed_count']} of {result['free_objects']})"],
     ]  # fmt: skip
     return ["figure", "value"], rows
 

@@ -15,7 +15,15 @@ The figures (pooled over the images; ``docs/evaluation.md`` has the protocol):
 - **pixel coverage**: repainted GT-person pixels / all GT-person pixels (union of the
   non-crowd persons; every size counts here).
 - **extra area**: repainted pixels farther than ``EXTRA_DISTANCE_PX`` (15 px) from every
-  GT person (crowd regions count as persons), per GT-person pixel: the price of recall.
+  GT person (crowd regions count as persons) and from every object a GT person holds,
+  per GT-person pixel: the price of recall. Held = a COCO object of an accessory class
+  (``select.ACCESSORY_COCO_IDS``: bags, bats, rackets, skis, cups, ...) touching a GT
+  person by the select stage's own rule; taking those with their person is the point of
+  ``--with-accessories``, not waste. The same figure counting them as waste is reported
+  too (``extra_area_persons_only``).
+- **held objects removed**: of the held objects, the share with at least 95 % repainted;
+  **objects nobody holds removed**: of the other accessory-class objects, the share with
+  at least half repainted (what ``--with-accessories`` must not take).
 - **residual**: photos where a check detector (conf 0.25) finds a person lying at least
   half inside the repainted region (a ghost, a leftover, a figure painted in) or half
   on a GT person (somebody left standing). Its denominator is the photos where that
@@ -39,6 +47,12 @@ EXTRA_DISTANCE_PX = 15
 #: A check detection counts as a person left when at least this share of its mask lies in
 #: the repainted region or on GT-person pixels.
 RESIDUAL_INSIDE = 0.5
+#: An accessory-class object is held when at least this share of its pixels lies within
+#: ``HELD_TOUCH_PX`` of a GT person (the select stage's defaults: accessory_overlap, accessory_touch).
+HELD_OVERLAP = 0.01
+HELD_TOUCH_PX = 3
+#: An object nobody holds counts as taken when at least this share of it was repainted.
+FREE_TAKEN_SHARE = 0.5
 #: Size bands of the persons that count, as (name, lowest share of the frame, highest share).
 #: Chosen so each band holds enough persons on the 59 val2017 photos to mean something
 #: (49 / 30 / 7 of the 86 persons over 1 %): small are distant figures, large are close-ups.
@@ -55,10 +69,19 @@ def size_band(frame_share: float) -> str | None:
 
 @dataclass
 class GroundTruth:
-    """One image's annotated persons: a bool mask per non-crowd person, and the crowd regions' union."""
+    """One image's annotated persons: a bool mask per non-crowd person, the crowd regions' union,
+    and the accessory-class objects as (class name, mask, held by a person)."""
 
     persons: list[np.ndarray]
     crowd: np.ndarray | None = None
+    objects: list[tuple[str, np.ndarray, bool]] = field(default_factory=list)
+
+    def held(self, shape: tuple[int, int]) -> np.ndarray:
+        out = np.zeros(shape, bool)
+        for _, m, is_held in self.objects:
+            if is_held:
+                out |= m
+        return out
 
     @property
     def shape(self) -> tuple[int, int] | None:
@@ -74,18 +97,35 @@ class GroundTruth:
 
 
 def coco_ground_truth(coco: Any, image_id: int, shape: tuple[int, int], category_id: int = 1) -> GroundTruth:
-    """The persons of one COCO image (polygons or RLE), as masks of ``shape``; crowds kept apart."""
+    """The persons of one COCO image (polygons or RLE), as masks of ``shape``; crowds kept apart;
+    the objects of the accessory classes (matched by category name), each marked held or not."""
+    from remove_people.stages.select import ACCESSORY_COCO_IDS
+
     persons: list[np.ndarray] = []
     crowd = np.zeros(shape, bool)
-    for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id], catIds=[category_id], iscrowd=None)):
+    objects: list[tuple[str, np.ndarray]] = []
+    names = {int(c["id"]): str(c.get("name", "")) for c in coco.dataset.get("categories", [])}
+    for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id], iscrowd=None)):
+        is_person = ann.get("category_id") == category_id
+        name = names.get(int(ann.get("category_id", -1)), "")
+        if not is_person and (name not in ACCESSORY_COCO_IDS or ann.get("iscrowd")):
+            continue
         m = coco.annToMask(ann).astype(bool)
         if m.shape != shape:
             raise ValueError(f"annotation {ann.get('id')} is {m.shape[1]}x{m.shape[0]}, its image {shape[1]}x{shape[0]}")
-        if ann.get("iscrowd"):
+        if not is_person:
+            if m.any():
+                objects.append((name, m))
+        elif ann.get("iscrowd"):
             crowd |= m
         elif m.any():
             persons.append(m)
-    return GroundTruth(persons, crowd if crowd.any() else None)
+    gt = GroundTruth(persons, crowd if crowd.any() else None)
+    if objects:
+        k = 2 * HELD_TOUCH_PX + 1
+        reach = cv2.dilate(gt.union(shape).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool)
+        gt.objects = [(name, m, bool((m & reach).sum() >= max(1.0, HELD_OVERLAP * m.sum()))) for name, m in objects]
+    return gt
 
 
 def repainted_pixels(original: np.ndarray, result: np.ndarray) -> np.ndarray:
@@ -96,11 +136,14 @@ def repainted_pixels(original: np.ndarray, result: np.ndarray) -> np.ndarray:
     return diff.any(axis=2) if diff.ndim == 3 else diff
 
 
-def far_from_persons(gt: GroundTruth, shape: tuple[int, int], distance: int = EXTRA_DISTANCE_PX) -> np.ndarray:
-    """Pixels farther than ``distance`` from every GT person (crowd regions included)."""
+def far_from_persons(gt: GroundTruth, shape: tuple[int, int], distance: int = EXTRA_DISTANCE_PX, held: bool = True) -> np.ndarray:
+    """Pixels farther than ``distance`` from every GT person (crowd regions included) and, with
+    ``held``, from every object a person holds."""
     near = gt.union(shape)
     if gt.crowd is not None:
         near = near | gt.crowd
+    if held:
+        near = near | gt.held(shape)
     if not near.any():
         return np.ones(shape, bool)
     # Distance of each non-person pixel to the nearest person pixel (exact Euclidean, 0 on persons).
@@ -116,9 +159,12 @@ class ImageScore:
     frame_shares: list[float]  # each person's area / frame area
     gt_pixels: int  # union of the non-crowd persons
     covered_pixels: int  # of those, repainted
-    extra_pixels: int  # repainted, farther than EXTRA_DISTANCE_PX from every person
+    extra_pixels: int  # repainted, farther than EXTRA_DISTANCE_PX from every person and held object
     repainted: int  # all repainted pixels
     frame_pixels: int
+    extra_pixels_persons_only: int = 0  # the same, held objects counted as waste
+    held_shares: list[float] = field(default_factory=list)  # repainted share of each held object
+    free_shares: list[float] = field(default_factory=list)  # ... of each accessory-class object nobody holds
     residual: bool | None = None  # None: not checked
     residual_conf: float = 0.0  # the most confident person left (0 when none)
 
@@ -155,6 +201,9 @@ class ImageScore:
             "pixel_coverage": None if self.coverage is None else round(self.coverage, 4),
             "gt_pixels": self.gt_pixels,
             "extra_pixels": self.extra_pixels,
+            "extra_pixels_persons_only": self.extra_pixels_persons_only,
+            "held_objects_repainted_shares": [round(v, 4) for v in self.held_shares],
+            "free_objects_repainted_shares": [round(v, 4) for v in self.free_shares],
             "repainted_pixels": self.repainted,
             "residual": self.residual,
             "residual_conf": round(self.residual_conf, 4),
@@ -172,14 +221,19 @@ def score_image(repainted: np.ndarray, gt: GroundTruth) -> ImageScore:
         shares.append(float((m & repainted).sum()) / area)
         fracs.append(area / frame)
     union = gt.union(shape)
+    extra = int((repainted & far_from_persons(gt, shape)).sum())
+    any_held = any(h for _, _, h in gt.objects)
     return ImageScore(
         person_shares=shares,
         frame_shares=fracs,
         gt_pixels=int(union.sum()),
         covered_pixels=int((union & repainted).sum()),
-        extra_pixels=int((repainted & far_from_persons(gt, shape)).sum()),
+        extra_pixels=extra,
         repainted=int(repainted.sum()),
         frame_pixels=int(repainted.size),
+        extra_pixels_persons_only=int((repainted & far_from_persons(gt, shape, held=False)).sum()) if any_held else extra,
+        held_shares=[float((m & repainted).sum()) / int(m.sum()) for _, m, h in gt.objects if h],
+        free_shares=[float((m & repainted).sum()) / int(m.sum()) for _, m, h in gt.objects if not h],
     )
 
 
@@ -221,6 +275,8 @@ class RemovalTally:
                            "frame_share": [lo, min(hi, 1.0)]}
         removed = sum(1 for sh, _ in counted if sh >= REMOVED_SHARE)
         gt = sum(s.gt_pixels for s in scores)
+        held = [v for s in scores for v in s.held_shares]
+        free = [v for s in scores for v in s.free_shares]
         checked = [s for s in scores if s.residual is not None and s.could_have_residual]
         left = sum(1 for s in checked if s.residual)
         return {
@@ -233,12 +289,20 @@ class RemovalTally:
             "by_size": bands,
             "pixel_coverage": sum(s.covered_pixels for s in scores) / gt if gt else None,
             "extra_area": sum(s.extra_pixels for s in scores) / gt if gt else None,
+            "extra_area_persons_only": sum(s.extra_pixels_persons_only for s in scores) / gt if gt else None,
+            "held_objects": len(held),
+            "held_objects_removed": sum(1 for v in held if v >= REMOVED_SHARE) / len(held) if held else None,
+            "held_objects_removed_count": sum(1 for v in held if v >= REMOVED_SHARE),
+            "free_objects": len(free),
+            "free_objects_removed": sum(1 for v in free if v >= FREE_TAKEN_SHARE) / len(free) if free else None,
+            "free_objects_removed_count": sum(1 for v in free if v >= FREE_TAKEN_SHARE),
             "residual": left / len(checked) if checked else None,
             "residual_images": left,
             "residual_checked": len(checked),
             "definitions": {
                 "min_frame_share": MIN_FRAME_SHARE, "removed_share": REMOVED_SHARE,
                 "extra_distance_px": EXTRA_DISTANCE_PX, "residual_inside": RESIDUAL_INSIDE,
+                "held_touch_px": HELD_TOUCH_PX, "held_overlap": HELD_OVERLAP, "free_taken_share": FREE_TAKEN_SHARE,
             },
         }
 

@@ -70,6 +70,53 @@ def test_tiny_persons_count_for_pixels_not_persons_and_crowds_are_not_extra() ->
     assert s.extra_pixels == 0  # repainting a crowd region is not wasted
 
 
+def test_held_objects_are_not_waste_and_objects_nobody_holds_are_counted_apart() -> None:
+    bag = box(50, 20, 20, 20)  # touching the first person's bottom edge: held
+    cup = box(150, 200, 20, 20)  # far from everyone
+    gt = GroundTruth([FULL], objects=[("handbag", bag, True), ("cup", cup, False)])
+    s = score_image(FULL | bag | cup, gt)
+    assert s.held_shares == [1.0] and s.free_shares == [1.0]
+    assert s.extra_pixels == 400  # only the cup is waste
+    assert s.extra_pixels_persons_only == 400 + 400 - 15 * 20  # the bag too, but for its first 15 rows (near the person)
+    tally = RemovalTally()
+    tally.add("a", s)
+    out = tally.summary()
+    assert out["held_objects_removed"] == 1.0 and out["free_objects_removed"] == 1.0
+    assert out["extra_area"] == pytest.approx(400 / 1600)
+    assert out["extra_area_persons_only"] == pytest.approx(500 / 1600)
+
+
+def test_coco_ground_truth_marks_held_objects(tmp_path) -> None:
+    """COCO polygons in, person / crowd / held / free out, by the select stage's touching rule."""
+    import json
+
+    from pycocotools.coco import COCO
+
+    from remove_people.evaluation.removal_score import coco_ground_truth
+
+    def poly(y0: int, x0: int, h: int, w: int) -> list[list[float]]:
+        return [[x0, y0, x0 + w, y0, x0 + w, y0 + h, x0, y0 + h]]
+
+    anns = [
+        {"id": 1, "image_id": 7, "category_id": 1, "iscrowd": 0, "segmentation": poly(10, 10, 40, 40), "area": 1600, "bbox": [10, 10, 40, 40]},
+        {"id": 2, "image_id": 7, "category_id": 31, "iscrowd": 0, "segmentation": poly(51, 20, 10, 10), "area": 100, "bbox": [20, 51, 10, 10]},
+        {"id": 3, "image_id": 7, "category_id": 47, "iscrowd": 0, "segmentation": poly(150, 200, 20, 20), "area": 400, "bbox": [200, 150, 20, 20]},
+        {"id": 4, "image_id": 7, "category_id": 62, "iscrowd": 0, "segmentation": poly(100, 100, 20, 20), "area": 400, "bbox": [100, 100, 20, 20]},
+    ]
+    data = {"images": [{"id": 7, "file_name": "a.png", "width": W, "height": H}], "annotations": anns,
+            "categories": [{"id": 1, "name": "person"}, {"id": 31, "name": "handbag"}, {"id": 47, "name": "cup"}, {"id": 62, "name": "chair"}]}
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(data))
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(path))
+    gt = coco_ground_truth(coco, 7, (H, W))
+    assert len(gt.persons) == 1 and gt.crowd is None
+    assert [(n, h) for n, _, h in gt.objects] == [("handbag", True), ("cup", False)]  # the chair is no accessory
+
+
 def test_size_bands() -> None:
     assert size_band(0.005) is None
     assert size_band(0.01) == "small" and size_band(0.049) == "small"

@@ -1,5 +1,13 @@
 """One instance per object from several passes over the same photo (models of an ensemble, flipped views).
 
+Why a second, lower threshold for detections another pass confirms (``keep_supported``):
+a person the network is unsure of (a back of a head at the frame's edge, someone half
+hidden behind a counter) often comes out at 0.05-0.2 from several passes at once, while
+the junk a low threshold lets in (texture, reflections) rarely agrees across models and
+mirror images. Keeping a weak detection only when another pass also saw it buys most
+of the recall of a low threshold for a fraction of its needless repainting
+(docs/evaluation.md, "Removal against ground truth").
+
 Why merge per object and not only union the pixels: the select stage decides per
 person (keep the largest, keep the one in the centre, remove only confident ones),
 the refine stage grows each person by its own height, and the summary counts
@@ -20,6 +28,10 @@ import numpy as np
 
 from remove_people.stages.detect.base import Instance
 
+#: A weak detection is confirmed by a detection of another pass covering at least this
+#: share of the smaller of the two masks (one may be a part of the other: a head, a torso).
+SUPPORT_OVERLAP = 0.5
+
 
 def _box_overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
@@ -35,6 +47,41 @@ def _mask_iou(a: Instance, b: Instance) -> float:
     ma, mb = a.mask[y0:y1, x0:x1], b.mask[y0:y1, x0:x1]
     union = int((ma | mb).sum())
     return float((ma & mb).sum()) / union if union else 0.0
+
+
+def _overlap(a: Instance, b: Instance) -> float:
+    """Intersection over the smaller mask (1 when one lies inside the other), inside the boxes' hull."""
+    assert a.box is not None and b.box is not None
+    if not _box_overlaps(a.box, b.box):
+        return 0.0
+    x0 = int(max(0, min(a.box[0], b.box[0])))
+    y0 = int(max(0, min(a.box[1], b.box[1])))
+    x1 = int(np.ceil(max(a.box[2], b.box[2]))) + 1
+    y1 = int(np.ceil(max(a.box[3], b.box[3]))) + 1
+    inter = int((a.mask[y0:y1, x0:x1] & b.mask[y0:y1, x0:x1]).sum())
+    return inter / max(1, min(a.area, b.area))
+
+
+def keep_supported(passes: list[list[Instance]], conf: float, support_conf: float | None) -> list[list[Instance]]:
+    """Each pass's detections at ``conf`` or more, plus those at ``support_conf`` or more that another pass confirms.
+
+    Confirmed = a detection of the same class from another pass (at ``support_conf`` or more)
+    covers at least ``SUPPORT_OVERLAP`` of the smaller of the two masks. ``support_conf`` None
+    (or a single pass) keeps only ``conf``.
+    """
+    if support_conf is None or len(passes) < 2 or support_conf >= conf:
+        return [[i for i in p if i.score >= conf] for p in passes]
+    weak = [[i for i in p if i.score >= support_conf] for p in passes]
+    out = []
+    for k, p in enumerate(weak):
+        kept = []
+        for inst in p:
+            if inst.score >= conf or any(
+                o.class_id == inst.class_id and _overlap(inst, o) >= SUPPORT_OVERLAP for j, q in enumerate(weak) if j != k for o in q
+            ):
+                kept.append(inst)
+        out.append(kept)
+    return out
 
 
 def merge_groups(passes: list[list[Instance]], iou: float) -> list[tuple[Instance, int]]:

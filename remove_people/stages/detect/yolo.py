@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from remove_people.stages.detect.base import Detector, Frame, Instance
-from remove_people.stages.detect.merge import flip_back, merge_instances
+from remove_people.stages.detect.merge import flip_back, keep_supported, merge_instances
 
 
 @dataclass
@@ -40,6 +40,8 @@ class YoloParams:
     openvino_precision: ``f32`` (masks as PyTorch's, up to float noise) or ``auto`` (the CPU
     plugin's choice: bf16 on CPUs with AMX/AVX-512 bf16, faster, masks move by a few pixels).
     flip: also look at the horizontally mirrored photo (test-time augmentation).
+    support_conf: with several passes (models, flip), a detection down to this confidence is kept
+    when another pass also found it (``merge.keep_supported``); None = ``conf`` only.
     merge_iou: detections of different passes with at least this mask IoU are one object."""
 
     weights: Any  # str | list[str]
@@ -55,6 +57,7 @@ class YoloParams:
     backend: str = "auto"
     openvino_precision: str = "f32"
     flip: bool = False
+    support_conf: float | None = None
     merge_iou: float = 0.5
 
 
@@ -87,10 +90,11 @@ def weights_list(weights: Any) -> list[str]:
 class YoloModel:
     """One YOLO weights file and its ultralytics predictor, in PyTorch or OpenVINO."""
 
-    def __init__(self, weights: str, params: YoloParams, device: str) -> None:
+    def __init__(self, weights: str, params: YoloParams, device: str, conf: float | None = None) -> None:
         self.weights = weights
         self.params = params
         self.device = device
+        self.conf = params.conf if conf is None else conf  # what the network is asked for (the lowest threshold in use)
         self._model: Any = None
         self._weights_path: Path | None = None
         self._backend: str | None = None
@@ -183,7 +187,7 @@ class YoloModel:
         kwargs = {
             "stream": True, "retina_masks": True, "classes": list(p.classes) if p.classes is not None else None,
             # ``quantize``, ultralytics' name for ``half`` since 8.4 (16 = fp16, None = fp32).
-            "conf": p.conf, "iou": p.iou, "imgsz": p.imgsz, "max_det": p.max_det, "quantize": 16 if p.half else None,
+            "conf": self.conf, "iou": p.iou, "imgsz": p.imgsz, "max_det": p.max_det, "quantize": 16 if p.half else None,
             "device": self.device, "batch": p.batch, "rect": True, "verbose": False,
         }  # fmt: skip
         if self._predictor_ready:
@@ -269,14 +273,27 @@ class YoloDetector(Detector):
             )
         if not 0.0 < float(params.merge_iou) <= 1.0:
             raise UsageError(f"detect.yolo.merge_iou: {params.merge_iou!r} must lie in (0, 1]")
+        if params.support_conf is not None and not 0.0 < float(params.support_conf) <= 1.0:
+            raise UsageError(f"detect.yolo.support_conf: {params.support_conf!r} must lie in (0, 1], or be null")
         self._weights = weights_list(params.weights)
         self._models: list[YoloModel] | None = None
+
+    @property
+    def passes(self) -> int:
+        """Looks at each photo: one per model, twice with ``flip``."""
+        return len(self._weights) * (2 if self.params.flip else 1)
+
+    def _support_conf(self) -> float | None:
+        """The lower threshold of confirmed detections, when it applies (several passes, below ``conf``)."""
+        s = self.params.support_conf
+        return float(s) if s is not None and self.passes > 1 and float(s) < float(self.params.conf) else None
 
     @property
     def models(self) -> list[YoloModel]:
         """One ``YoloModel`` per weights entry (nothing loaded until first used)."""
         if self._models is None:
-            self._models = [YoloModel(w, self.params, self._device()) for w in self._weights]
+            low = self._support_conf()
+            self._models = [YoloModel(w, self.params, self._device(), conf=low) for w in self._weights]
         return self._models
 
     def _model_stubs(self) -> list[YoloModel]:
@@ -311,9 +328,11 @@ class YoloDetector(Detector):
         # bf16 does move masks (mask AP 0.4095 -> 0.4066), so a setting that allows it is keyed.
         if self.params.backend != "torch" and self.params.openvino_precision != "f32":
             ident["params"]["openvino_precision"] = self.params.openvino_precision
-        if len(self._weights) == 1:  # merge_iou only matters when there is something to merge
-            if not self.params.flip:
-                ident["params"].pop("merge_iou", None)
+        if self.passes == 1:  # nothing to merge or to confirm with a single pass
+            ident["params"].pop("merge_iou", None)
+            ident["params"].pop("support_conf", None)
+        elif self._support_conf() is None:
+            ident["params"].pop("support_conf", None)
         return ident
 
     @property
@@ -359,7 +378,8 @@ class YoloDetector(Detector):
                     passes[i].append(found[k])
                     if self.params.flip:
                         passes[i].append([flip_back(inst, width) for inst in found[len(idx) + k]])
-        return [merge_instances(p, float(self.params.merge_iou)) for p in passes]
+        conf, low = float(self.params.conf), self._support_conf()
+        return [merge_instances(keep_supported(p, conf, low), float(self.params.merge_iou)) for p in passes]
 
     def close(self) -> None:
         for m in self._models or []:
