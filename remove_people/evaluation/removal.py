@@ -1,13 +1,20 @@
-"""``eval removal``: a reference-free check on real photos: is anybody still there after removal?
+"""``eval removal``: is anybody still there after removal?
 
-Why reference-free: on a real photo nobody knows the true background, but the
-detector can be asked again. For each removed region (the refined mask saved by
-``run --save-masks``, or recomputed the way the pipeline would), persons are
-detected on the original and on the result. A result "still has a person" when
-a detection of confidence ≥ ``removal_conf`` (0.5) has at least ``min_inside``
-(half) of its mask inside the removed region: a ghost, a leftover limb, or an
-inpainter that painted a new figure. The mean over images of the highest person
-confidence inside the region, before and after, shows how much was taken out.
+Two modes. With COCO annotations (``--annotations``, or the shared coco-person set) the
+persons are known, and every one of them is scored against the result's changed pixels
+(``removal_score.py``: persons removed, pixel coverage, extra area, and a check
+detector's residual); that is the measure to trust, because it also sees the persons the
+detector never found. This module pairs each annotated image with its result
+(``match_records``), picks the check detector (``choose_check_weights``) and draws the
+report's pictures (``gt_panels``).
+
+Without annotations the check is reference-free: on a real photo nobody knows the true
+background, but the detector can be asked again. For each removed region (the refined
+mask saved by ``run --save-masks``, or recomputed the way the pipeline would), persons
+are detected on the original and on the result. A result "still has a person" when a
+detection of confidence ≥ ``removal_conf`` (0.5) has at least ``min_inside`` (half) of
+its mask inside the removed region: a ghost, a leftover limb, or an inpainter that
+painted a new figure. It cannot see a person the detector missed in the first place.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ class SelectParams:
     min_person_area: float = 0.0
     max_person_area: float = 1.0
     min_conf: float = 0.0
-    with_accessories: bool = False
+    with_accessories: bool = True  # measured to pay: configs/default.yaml, select.with_accessories
     accessories: list[str] = field(default_factory=lambda: list(ACCESSORY_COCO_IDS))
     accessory_touch: int = 3
     accessory_overlap: float = 0.01

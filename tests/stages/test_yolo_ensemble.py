@@ -130,3 +130,12 @@ def test_batched_passes_equal_passes_run_one_by_one_in_openvino(shared: Path) ->
         assert (a.mask ^ b.mask).sum() <= 0.01 * max(1, (a.mask | b.mask).sum())
     # The weak person on the left (found at 0.05-0.08 by several passes) is among the persons kept.
     assert any(i.is_person and i.score < 0.25 and i.box[0] < 60 for i in got)
+
+
+def test_default_classes_hold_every_default_accessory() -> None:
+    """select.with_accessories is on by default, so the detector must return those classes from the config alone."""
+    from remove_people.stages.select import accessory_class_ids
+
+    cfg = Config.load()
+    assert cfg.data["select"]["with_accessories"] is True
+    assert set(accessory_class_ids(cfg.data["select"]["accessories"])) | {0} <= set(cfg.data["detect"]["yolo"]["classes"])
