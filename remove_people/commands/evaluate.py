@@ -387,6 +387,12 @@ def _removal_against_gt(
     check = build_stage("detect", "yolo", config=cfg, weights=check_name, conf=conf, flip=False, classes=[0])
     try:
         pairs = match_records(records, results, masks)
+        unmatched = [p for p in pairs if p.result is None]
+        pairs = [p for p in pairs if p.result is not None]
+        if unmatched:
+            console.print(f"{len(unmatched)} annotated image(s) have no result in {results}; not part of that run, skipped", markup=False)
+        if not pairs:
+            raise UsageError(f"{results}: no results matching the annotated images of {images} (split={split}, ids={image_ids})")
 
         def on_progress(done: int, total: int) -> None:
             if done % 10 == 0 or done == total:
@@ -412,6 +418,7 @@ def _removal_against_gt(
             shutil.rmtree(scratch, ignore_errors=True)
     result["worst"] = [{"image": n, **tally.images[n].to_dict()} for n in worst_names]
     result["unscored"] = len(subset.problems) + len(missing)
+    result["unmatched"] = [p.rel for p in unmatched]
     settings = {
         "annotations": str(annotations), "images": str(images), "split": split, "image_ids": image_ids, "limit": limit,
         "results": "fresh run" if fresh else str(results), "repainted": "saved masks" if from_masks else "changed pixels",

@@ -70,8 +70,10 @@ def test_hand_made_runs_score_as_they_must(tmp_path: Path, shared: Path) -> None
     assert "which also made the masks" in output
     assert "persons removed" in output and "pixel coverage" in output and "extra area" in output and "residual" in output
 
-    code, output, n = _eval(str(images), str(nothing), "--image-ids", ids, "--json", str(tmp_path / "n.json"), "--worst", "2")
+    # Without --image-ids every val2017 record is looked for: those the "run" has no result for are skipped.
+    code, output, n = _eval(str(images), str(nothing), "--json", str(tmp_path / "n.json"), "--worst", "2")
     assert code == 0, output
+    assert n["images"] == 2 and len(n["unmatched"]) == 57 and "57 annotated image(s) have no result" in output
     assert n["persons_removed"] == 0.0 and n["pixel_coverage"] == 0.0 and n["extra_area"] == 0.0
     assert n["residual"] == 1.0 and n["residual_images"] == 2  # everybody still there, and the check detector sees them
     assert {w["image"] for w in n["worst"]} == {coco.imgs[i]["file_name"] for i in IDS}

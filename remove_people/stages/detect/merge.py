@@ -17,9 +17,12 @@ mask misses fewer pixels, and nothing is counted twice.
 
 How: all instances, most confident first; each joins the first group of its class
 whose *seed* (the group's most confident instance) it overlaps with mask IoU at
-least ``iou``, else it seeds a group of its own. Comparing with the seed, not with
-the growing union, keeps a chain of neighbours in a crowd from fusing into one.
-A group's mask and box are the unions of its members', its score the seed's.
+least ``iou`` and that has no member from its own pass yet, else it seeds a group of
+its own. Comparing with the seed, not with the growing union, keeps a chain of
+neighbours in a crowd from fusing into one; one member per pass keeps a pass's own
+weaker, overlapping detections (which its NMS kept apart: a part, a neighbour, or
+junk at a low threshold) from swelling the person's mask. A group's mask and box
+are the unions of its members', its score the seed's.
 """
 
 from __future__ import annotations
@@ -37,29 +40,29 @@ def _box_overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _mask_iou(a: Instance, b: Instance) -> float:
-    """Mask IoU, computed inside the two boxes' hull only (masks are full-frame)."""
+def _crops(a: Instance, b: Instance) -> tuple[np.ndarray, np.ndarray]:
+    """The two masks inside the hull of their boxes (masks are full-frame; the boxes are small)."""
     assert a.box is not None and b.box is not None
     x0 = int(max(0, min(a.box[0], b.box[0])))
     y0 = int(max(0, min(a.box[1], b.box[1])))
     x1 = int(np.ceil(max(a.box[2], b.box[2]))) + 1
     y1 = int(np.ceil(max(a.box[3], b.box[3]))) + 1
-    ma, mb = a.mask[y0:y1, x0:x1], b.mask[y0:y1, x0:x1]
+    return a.mask[y0:y1, x0:x1], b.mask[y0:y1, x0:x1]
+
+
+def _mask_iou(a: Instance, b: Instance) -> float:
+    ma, mb = _crops(a, b)
     union = int((ma | mb).sum())
     return float((ma & mb).sum()) / union if union else 0.0
 
 
 def _overlap(a: Instance, b: Instance) -> float:
-    """Intersection over the smaller mask (1 when one lies inside the other), inside the boxes' hull."""
+    """Intersection over the smaller mask (1 when one lies inside the other)."""
     assert a.box is not None and b.box is not None
     if not _box_overlaps(a.box, b.box):
         return 0.0
-    x0 = int(max(0, min(a.box[0], b.box[0])))
-    y0 = int(max(0, min(a.box[1], b.box[1])))
-    x1 = int(np.ceil(max(a.box[2], b.box[2]))) + 1
-    y1 = int(np.ceil(max(a.box[3], b.box[3]))) + 1
-    inter = int((a.mask[y0:y1, x0:x1] & b.mask[y0:y1, x0:x1]).sum())
-    return inter / max(1, min(a.area, b.area))
+    ma, mb = _crops(a, b)
+    return int((ma & mb).sum()) / max(1, min(a.area, b.area))
 
 
 def keep_supported(passes: list[list[Instance]], conf: float, support_conf: float | None) -> list[list[Instance]]:
@@ -84,36 +87,6 @@ def keep_supported(passes: list[list[Instance]], conf: float, support_conf: floa
     return out
 
 
-def merge_groups(passes: list[list[Instance]], iou: float) -> list[tuple[Instance, int]]:
-    """Each object once, with the number of passes that found it (see the module docstring)."""
-    ordered = sorted(((inst, n) for n, p in enumerate(passes) for inst in p), key=lambda t: -t[0].score)
-    seeds: list[Instance] = []
-    members: list[list[tuple[Instance, int]]] = []
-    for inst, n in ordered:
-        assert inst.box is not None
-        for k, seed in enumerate(seeds):
-            assert seed.box is not None
-            if seed.class_id == inst.class_id and _box_overlaps(seed.box, inst.box) and _mask_iou(seed, inst) >= iou:
-                members[k].append((inst, n))
-                break
-        else:
-            seeds.append(inst)
-            members.append([(inst, n)])
-    out = []
-    for seed, group in zip(seeds, members):
-        found_by = len({n for _, n in group})
-        if len(group) == 1:
-            out.append((seed, found_by))
-            continue
-        mask = np.zeros_like(seed.mask)
-        for m, _ in group:
-            mask |= m.mask
-        boxes = np.array([m.box for m, _ in group], dtype=float)
-        box = (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
-        out.append((Instance(mask, seed.score, seed.label, seed.class_id, box), found_by))
-    return out
-
-
 def merge_instances(passes: list[list[Instance]], iou: float) -> list[Instance]:
     """The instances of all ``passes`` over one photo, one per object (see the module docstring).
 
@@ -121,7 +94,36 @@ def merge_instances(passes: list[list[Instance]], iou: float) -> list[Instance]:
     """
     if len(passes) == 1:
         return list(passes[0])
-    return [inst for inst, _ in merge_groups(passes, iou)]
+    seeds: list[Instance] = []
+    members: list[list[Instance]] = []
+    taken: list[set[int]] = []  # the passes each group already has a member from
+    ordered = sorted(((inst, n) for n, p in enumerate(passes) for inst in p), key=lambda t: -t[0].score)
+    for inst, n in ordered:
+        assert inst.box is not None
+        for k, seed in enumerate(seeds):
+            assert seed.box is not None
+            if n in taken[k] or seed.class_id != inst.class_id or not _box_overlaps(seed.box, inst.box):
+                continue
+            if _mask_iou(seed, inst) >= iou:
+                members[k].append(inst)
+                taken[k].add(n)
+                break
+        else:
+            seeds.append(inst)
+            members.append([inst])
+            taken.append({n})
+    out = []
+    for seed, group in zip(seeds, members):
+        if len(group) == 1:
+            out.append(seed)
+            continue
+        mask = np.zeros_like(seed.mask)
+        for m in group:
+            mask |= m.mask
+        boxes = np.array([m.box for m in group], dtype=float)
+        box = (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+        out.append(Instance(mask, seed.score, seed.label, seed.class_id, box))
+    return out
 
 
 def flip_back(inst: Instance, width: int) -> Instance:
