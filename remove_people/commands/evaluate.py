@@ -359,6 +359,8 @@ def _removal_against_gt(
 
     ev = cfg.data["eval"]
     images = originals if originals is not None else annotations.parent.parent / "images"
+    if not images.is_dir():
+        raise UsageError(f"{images}: not a folder; give ORIGINALS, the folder the file_name values of {annotations.name} are relative to")
     subset = CocoSubset.load(annotations, images).select(
         image_ids=_parse_ids(image_ids), limit=limit, split=None if split in (None, "", "all") else split
     )
@@ -375,6 +377,8 @@ def _removal_against_gt(
     conf = float(ev["check_conf"] if check_conf is None else check_conf)
 
     fresh = results is None
+    if not fresh and out is not None:
+        raise UsageError("--out is where a fresh run writes; with RESULTS given nothing is run: drop one of them")
     scratch: Optional[Path] = None
     run_summary: dict[str, Any] | None = None
     if fresh:
