@@ -102,6 +102,12 @@ def test_options_of_the_ground_truth_mode_need_annotations(tmp_path: Path, capsy
     assert main(["eval", "removal", str(a), str(b), "--from-masks"]) == 2
     err = capsys.readouterr().err
     assert "--from-masks" in err and "go with --annotations" in err
+    # Annotations somewhere else, and no ORIGINALS: the image folder cannot be guessed.
+    ann = tmp_path / "coco" / "instances.json"
+    ann.parent.mkdir()
+    ann.write_text("{}")
+    assert main(["eval", "removal", "--annotations", str(ann)]) == 2
+    assert "give ORIGINALS" in capsys.readouterr().err
 
 
 @pytest.mark.slow
