@@ -59,6 +59,8 @@ class EvalSettings:
     detect_max_det: int = param(100, lo=1, hi=10000)
     detect_split: str = "val2017"
     removal_conf: float = param(0.5, lo=0.0, hi=1.0)
+    check_conf: float = param(0.25, lo=0.0, hi=1.0)
+    check_weights: str = "auto"
     thumb_side: int = param(256, lo=16, hi=4096)
 
 

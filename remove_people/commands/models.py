@@ -43,7 +43,10 @@ def _used_by_run(cfg: Any) -> dict[str, str]:
     """Table names ``run`` would resolve with ``cfg``: the detector's and the inpainter's weights."""
     used: dict[str, str] = {}
     if cfg.plugin_name("detect") == "yolo":
-        used[str(cfg.data["detect"]["yolo"]["weights"])] = "run's detector"
+        from remove_people.stages.detect.yolo import weights_list
+
+        for name in weights_list(cfg.data["detect"]["yolo"]["weights"]):  # one model, or an ensemble
+            used[name] = "run's detector"
     inpainter = cfg.plugin_name("inpaint")
     params = cfg.plugin_params("inpaint", inpainter)
     if inpainter == "deepfillv2":

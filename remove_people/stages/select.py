@@ -73,7 +73,7 @@ class SelectParams:
     min_person_area: float = param(0.0, lo=0.0, hi=1.0)
     max_person_area: float = param(1.0, lo=0.0, hi=1.0)
     min_conf: float = param(0.0, lo=0.0, hi=1.0)
-    with_accessories: bool = False
+    with_accessories: bool = True  # measured to pay: configs/default.yaml, select.with_accessories
     accessories: list[str] = field(default_factory=lambda: list(ACCESSORY_COCO_IDS))
     accessory_touch: int = param(3, lo=0, hi=512)
     accessory_overlap: float = param(0.01, lo=0.0, hi=1.0)

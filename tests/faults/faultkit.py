@@ -141,15 +141,20 @@ def untouched(*paths: Path) -> Iterator[None]:
     assert not changed, f"inputs changed: {changed[:10]}"
 
 
-def run_measured(args: list[str], timeout: float) -> tuple[subprocess.CompletedProcess, float, int]:
-    """Run a child (full argv); (result, seconds, its peak RSS in MB). Children are reaped one at a time."""
-    import resource
+#: Runs argv[1:] and prints its peak RSS (KB) as the last line of stderr. A wrapper of its own, because
+#: RUSAGE_CHILDREN in this process is the largest of *all* children so far (earlier tests' YOLO runs too).
+_PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)")
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+def run_measured(args: list[str], timeout: float) -> tuple[subprocess.CompletedProcess, float, int]:
+    """Run a child (full argv); (result, seconds, its own peak RSS in MB, measured by a wrapper process)."""
     t = time.perf_counter()
-    p = subprocess.run(args, capture_output=True, text=True, env=cli_env(), timeout=timeout)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return p, time.perf_counter() - t, max(peak, before) // 1024
+    p = subprocess.run([sys.executable, "-c", _PEAK, *args], capture_output=True, text=True, env=cli_env(), timeout=timeout)
+    seconds = time.perf_counter() - t
+    err, _, peak = p.stderr.rstrip("\n").rpartition("\n")
+    p.stderr = err
+    return p, seconds, int(peak) // 1024
 
 
 def run_cli(inp: Path, out: Path, cache: Path, *extra: str, timeout: float = 300) -> Done:

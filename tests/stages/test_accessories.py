@@ -104,7 +104,7 @@ def test_without_accessories_the_skis_stay_behind(shared):
     rgb = load_rgb(shared / "data/coco-person/images" / SKIS_PHOTO)
     inst = coco_instances(shared, SKIS_PHOTO, ("person", "skis"))
     (skis,) = [i for i in inst if i.label == "skis"]
-    _, hole_off, remove_off = _run(rgb, inst, Selector(SelectParams()))
+    _, hole_off, remove_off = _run(rgb, inst, Selector(SelectParams(with_accessories=False)))
     _, hole_on, remove_on = _run(rgb, inst, sel())
     assert not any(r is skis for r in remove_off) and any(r is skis for r in remove_on)
     assert (hole_off > 0)[skis.mask].mean() < 0.8  # most of the skis would float on

@@ -38,7 +38,7 @@ class MorphologyParams:
     heights), shadow_darkening, shadow_chroma, shadow_edge: as ``ShadowParams`` extent,
     darkening, chroma, edge."""
 
-    dilate: int = param(9, lo=0, hi=512)
+    dilate: int = param(5, lo=0, hi=512)
     dilate_frac: float = param(0.02, lo=0.0, hi=1.0)
     fill_holes: bool = True
     close: int = param(5, lo=0, hi=512)
