@@ -22,6 +22,7 @@ REFINERS.register_lazy("morphology", "remove_people.stages.refine.morphology:Mor
 REFINERS.register_lazy("none", "remove_people.stages.refine.morphology:PassThroughRefiner")
 INPAINTERS.register_lazy("telea", "remove_people.stages.inpaint.opencv:TeleaInpainter")
 INPAINTERS.register_lazy("ns", "remove_people.stages.inpaint.opencv:NavierStokesInpainter")
-INPAINTERS.register_lazy("patchmatch", "remove_people.stages.inpaint.patchmatch:PatchMatchInpainter")
+INPAINTERS.register_lazy("patchmatch", "remove_people.stages.inpaint.patchfill:PatchFillInpainter")
+INPAINTERS.register_lazy("pypatchmatch", "remove_people.stages.inpaint.patchmatch:PatchMatchInpainter")
 INPAINTERS.register_lazy("deepfillv2", "remove_people.stages.inpaint.deepfillv2:DeepFillv2Inpainter")
 INPAINTERS.register_lazy("pconv", "remove_people.stages.inpaint.pconv:PConvInpainter")
