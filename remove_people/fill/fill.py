@@ -35,6 +35,10 @@ class FillSettings:
     known_weight: weight of a known pixel against a hole pixel in the patch distance.
     vote_sigma: vote weight exp(-d / (vote_sigma * 75th percentile of d)); larger is a flatter mean.
     jumps: propagation distances (1 = the 4 neighbours; larger ones spread matches faster).
+    local_search: random-search radius cap at the ``local_levels`` finest levels (None: the whole frame);
+    the coarse levels have placed every match already, the fine ones only refine it.
+    final_copy: the last round at full resolution copies each pixel's own match instead of voting.
+    distance_cost: a source's distance grows by this per pixel it lies from the hole (0: no preference).
     source_hole_share: a source patch may have at most this share of its pixels in the hole.
     source_hole_cost: what a source pixel in the hole adds to the distance (in squared RGB units).
     """
@@ -51,6 +55,10 @@ class FillSettings:
     vote_sigma: float = 1.0
     jumps: tuple[int, ...] = (1,)
     source_hole_share: float = 0.5
+    local_search: int | None = None
+    final_copy: bool = False
+    distance_cost: float = 0.0
+    local_levels: int = 2
     source_hole_cost: int = 3 * 255 * 255
 
     def radius(self, level: int) -> int:
@@ -136,7 +144,7 @@ def patch_fill(
         valid_yx = np.argwhere(valid).astype(np.int32)
         hy, hx = (a.astype(np.int32) for a in np.nonzero(lv.hole))
         wgt = np.where(lv.hole, 1, np.where(lv.exclude, 0, s.known_weight)).astype(np.int32)
-        spen = np.zeros((h, w), np.int32)
+        spen = _source_penalty(lv.hole, s.distance_cost)
         hpen = int(s.source_hole_cost)
         salt0 = stream_key(s.seed, li, 0)
         if prev is None:
@@ -152,7 +160,7 @@ def patch_fill(
             nnf = upsample_nnf(ptidx, pnnf, ty, tx, valid, nearest_valid(valid))
             # A first vote from the doubled matches, equal weights: a sharp start instead of a blurred one.
             img[hy, hx] = kernels.vote(img, shole, hy, hx, tidx, nnf, np.ones(len(ty), np.int64), r)
-        search_radii = _search_radii(h, w)
+        search_radii = _search_radii(h, w, s.local_search if li < s.local_levels else None)
         jumps = np.asarray(s.jumps, np.int32)
         for e in range(s.em_rounds(li)):
             dist = kernels.distances(img, wgt, spen, shole, hpen, ty, tx, nnf, r)
@@ -160,17 +168,31 @@ def patch_fill(
                 salt = stream_key(s.seed, li, 1 + e * 8 + p)
                 nnf, dist = kernels.search(img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, search_radii, salt)
             tw = vote_weights(dist, s.vote_sigma)
-            img[hy, hx] = kernels.vote(img, shole, hy, hx, tidx, nnf, tw, r)
+            if li == 0 and e == s.em_rounds(0) - 1 and s.final_copy:
+                # Nearest-patch copy: each hole pixel takes the centre of its own match (sharp, may seam).
+                m = tidx[hy, hx]
+                img[hy, hx] = img[nnf[m, 0], nnf[m, 1]]
+            else:
+                img[hy, hx] = kernels.vote(img, shole, hy, hx, tidx, nnf, tw, r)
         prev = (tidx, nnf, img)
     out = image.copy()
     out[hole] = prev[2][hole]
     return out
 
 
-def _search_radii(h: int, w: int) -> np.ndarray:
-    """Random-search radii: the frame's longer side, halving down to 1 (Barnes et al.)."""
+def _source_penalty(hole: np.ndarray, cost: float) -> np.ndarray:
+    """What a source adds to the distance for lying far from the hole: ``cost`` per pixel of distance (0: off)."""
+    h, w = hole.shape
+    if cost <= 0:
+        return np.zeros((h, w), np.int32)
+    dist = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.rint(dist * cost).astype(np.int32)
+
+
+def _search_radii(h: int, w: int, cap: int | None) -> np.ndarray:
+    """Random-search radii: the frame's longer side (or ``cap``), halving down to 1 (Barnes et al.)."""
     radii = []
-    rad = max(h, w)
+    rad = max(h, w) if cap is None else min(max(h, w), cap)
     while rad >= 1:
         radii.append(rad)
         rad //= 2

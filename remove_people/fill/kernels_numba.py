@@ -99,8 +99,8 @@ def search(img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf_in, dist_in, r,
                     continue
                 cy = nnf_in[t, 0] + (y - ny)
                 cx = nnf_in[t, 1] + (x - nx)
-                if cy < 0 or cy >= h or cx < 0 or cx >= w or not valid[cy, cx]:
-                    continue
+                if cy < 0 or cy >= h or cx < 0 or cx >= w or not valid[cy, cx] or (cy == by and cx == bx):
+                    continue  # (the current match again: its distance is bd, never strictly better)
                 d = _patch_distance(img, wgt, spen, shole, hpen, y, x, cy, cx, r, bd)
                 if d < bd:
                     by, bx, bd = cy, cx, d
