@@ -19,13 +19,32 @@ import numpy as np
 
 from remove_people.fill.rng import mix32
 
-_mix32 = numba.njit(inline="always", cache=True)(mix32)
+
+def _jit(**options: object):  # noqa: ANN202
+    """``numba.njit`` with an on-disk cache, so only the first process ever compiles (~15-25 s here).
+
+    Where: numba's own choice, beside this file if it is writable, else the user's cache folder
+    (``~/.cache/numba``), or ``NUMBA_CACHE_DIR`` when set. If none is writable, numba refuses
+    ``cache=True`` at decoration; then each process compiles once instead of failing.
+    """
+
+    def deco(fn):  # noqa: ANN001, ANN202
+        try:
+            return numba.njit(cache=True, **options)(fn)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return numba.njit(cache=False, **options)(fn)
+
+    return deco
+
+
+_mix32 = _jit(inline="always")(mix32)
 _BIG = np.int64(1) << 60
 
 
-@numba.njit(inline="always", cache=True)
-def _patch_distance(img, wgt, spen, shole, hpen, y, x, sy, sx, r, cap):  # noqa: ANN001 - numba signature
-    """Weighted SSD between the target patch at (y, x) and the source patch at (sy, sx), plus the source penalty.
+@_jit(inline="always")
+def _patch_distance(feat, wgt, spen, shole, hpen, y, x, sy, sx, r, cap):  # noqa: ANN001 - numba signature
+    """Weighted SSD of the features (colour, maybe gradients) between the target patch at (y, x)
+    and the source patch at (sy, sx), plus the source penalty.
 
     A source pixel in the hole costs ``hpen`` instead of its colour difference (its colour is
     only a guess). Stops once the sum reaches ``cap`` (the result is then >= cap, which is all
@@ -48,8 +67,8 @@ def _patch_distance(img, wgt, spen, shole, hpen, y, x, sy, sx, r, cap):  # noqa:
                 d += wt * hpen
                 continue
             e = np.int64(0)
-            for c in range(3):
-                diff = np.int64(img[ty, tx, c]) - np.int64(img[sy + dy, sx + dx, c])
+            for c in range(feat.shape[2]):
+                diff = np.int64(feat[ty, tx, c]) - np.int64(feat[sy + dy, sx + dx, c])
                 e += diff * diff
             d += wt * e
         if d >= cap:
@@ -57,18 +76,18 @@ def _patch_distance(img, wgt, spen, shole, hpen, y, x, sy, sx, r, cap):  # noqa:
     return d
 
 
-@numba.njit(parallel=True, cache=True)
-def distances(img, wgt, spen, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001
+@_jit(parallel=True)
+def distances(feat, wgt, spen, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001
     """The full distance of every target to its current match."""
     n = ty.shape[0]
     out = np.empty(n, np.int64)
     for i in numba.prange(n):
-        out[i] = _patch_distance(img, wgt, spen, shole, hpen, ty[i], tx[i], nnf[i, 0], nnf[i, 1], r, _BIG)
+        out[i] = _patch_distance(feat, wgt, spen, shole, hpen, ty[i], tx[i], nnf[i, 0], nnf[i, 1], r, _BIG)
     return out
 
 
-@numba.njit(parallel=True, cache=True)
-def search(img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf_in, dist_in, r, jumps, radii, salt):  # noqa: ANN001
+@_jit(parallel=True)
+def search(feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf_in, dist_in, r, jumps, radii, salt):  # noqa: ANN001
     """One PatchMatch pass: propagation from the 4 neighbours at each jump, then a random search.
 
     Candidates are tried in a fixed order and kept only when strictly better, so the result
@@ -101,7 +120,7 @@ def search(img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf_in, dist_in, r,
                 cx = nnf_in[t, 1] + (x - nx)
                 if cy < 0 or cy >= h or cx < 0 or cx >= w or not valid[cy, cx] or (cy == by and cx == bx):
                     continue  # (the current match again: its distance is bd, never strictly better)
-                d = _patch_distance(img, wgt, spen, shole, hpen, y, x, cy, cx, r, bd)
+                d = _patch_distance(feat, wgt, spen, shole, hpen, y, x, cy, cx, r, bd)
                 if d < bd:
                     by, bx, bd = cy, cx, d
         for s in range(radii.shape[0]):
@@ -113,7 +132,7 @@ def search(img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf_in, dist_in, r,
             cx = bx + hx % (2 * rad + 1) - rad
             if cy < 0 or cy >= h or cx < 0 or cx >= w or not valid[cy, cx]:
                 continue
-            d = _patch_distance(img, wgt, spen, shole, hpen, y, x, cy, cx, r, bd)
+            d = _patch_distance(feat, wgt, spen, shole, hpen, y, x, cy, cx, r, bd)
             if d < bd:
                 by, bx, bd = cy, cx, d
         nnf_out[i, 0] = by
@@ -122,7 +141,7 @@ def search(img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf_in, dist_in, r,
     return nnf_out, dist_out
 
 
-@numba.njit(parallel=True, cache=True)
+@_jit(parallel=True)
 def vote(img, shole, hy, hx, tidx, nnf, tw, r):  # noqa: ANN001
     """Each hole pixel: the weighted mean of what every overlapping target patch's match puts there
     (Wexler et al.'s coherence vote), in integers, rounded half up. Source pixels in the hole
@@ -183,13 +202,13 @@ class NumbaKernels:
         if self.threads:
             set_threads(self.threads)
 
-    def distances(self, img, wgt, spen, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001, ANN201, D102
+    def distances(self, feat, wgt, spen, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001, ANN201, D102
         self._threads()
-        return distances(img, wgt, spen, shole, hpen, ty, tx, nnf, r)
+        return distances(feat, wgt, spen, shole, hpen, ty, tx, nnf, r)
 
-    def search(self, img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201, D102
+    def search(self, feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201, D102
         self._threads()
-        return search(img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt)
+        return search(feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt)
 
     def vote(self, img, shole, hy, hx, tidx, nnf, tw, r):  # noqa: ANN001, ANN201, D102
         self._threads()

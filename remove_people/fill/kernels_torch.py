@@ -43,7 +43,7 @@ class TorchKernels:
         return dy.reshape(-1), dx.reshape(-1)
 
     def _target_patches(self, img: Any, wgt: Any, ty: Any, tx: Any, dy: Any, dx: Any, h: int, w: int) -> tuple[Any, Any]:
-        """Colours (n, P, 3) and weights (n, P) of the target patches; pixels outside the frame weigh 0."""
+        """Features (n, P, C) and weights (n, P) of the target patches; pixels outside the frame weigh 0."""
         yy, xx = ty[:, None] + dy[None, :], tx[:, None] + dx[None, :]
         inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
         flat = yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)
@@ -59,10 +59,10 @@ class TorchKernels:
 
     # -- the protocol --------------------------------------------------------------------------
 
-    def distances(self, img, wgt, spen, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001, ANN201, D102
+    def distances(self, feat, wgt, spen, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001, ANN201, D102
         torch = self.torch
         h, w = wgt.shape
-        gi, gw, gs, gh = self._t(img.reshape(-1, 3), torch.int64), self._t(wgt.reshape(-1), torch.int64), self._t(spen.reshape(-1), torch.int64), self._t(shole.reshape(-1), torch.bool)
+        gi, gw, gs, gh = self._t(feat.reshape(h * w, -1), torch.int64), self._t(wgt.reshape(-1), torch.int64), self._t(spen.reshape(-1), torch.int64), self._t(shole.reshape(-1), torch.bool)
         gty, gtx, gnnf = self._t(ty, torch.int64), self._t(tx, torch.int64), self._t(nnf, torch.int64)
         dy, dx = self._offsets(r)
         out = torch.empty(len(ty), dtype=torch.int64, device=self.device)
@@ -72,10 +72,10 @@ class TorchKernels:
             out[a:b] = self._distance(tcol, twt, gi, gs, gh, hpen, gnnf[a:b, 0], gnnf[a:b, 1], dy, dx, w)
         return out.cpu().numpy()
 
-    def search(self, img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201, D102
+    def search(self, feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201, D102
         torch = self.torch
         h, w = wgt.shape
-        gi, gw, gs, gh = self._t(img.reshape(-1, 3), torch.int64), self._t(wgt.reshape(-1), torch.int64), self._t(spen.reshape(-1), torch.int64), self._t(shole.reshape(-1), torch.bool)
+        gi, gw, gs, gh = self._t(feat.reshape(h * w, -1), torch.int64), self._t(wgt.reshape(-1), torch.int64), self._t(spen.reshape(-1), torch.int64), self._t(shole.reshape(-1), torch.bool)
         gty, gtx = self._t(ty, torch.int64), self._t(tx, torch.int64)
         gtidx, gvalid = self._t(tidx.reshape(-1), torch.int64), self._t(valid.reshape(-1), torch.bool)
         nnf_in, dist_in = self._t(nnf, torch.int64), self._t(dist, torch.int64)
