@@ -79,16 +79,55 @@ def coco_holes(count: int) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     return out
 
 
-def size_holes() -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    from remove_people.evaluation.person_holes import PersonHoles
+def silhouettes(count: int) -> list[np.ndarray]:
+    """The ``count`` largest whole standing persons of ``coco-person`` (not cut by the frame, at least
+    1.8 times as tall as wide, not crowds), each outline cut to its box (bool)."""
+    coco = json.loads((COCO / "annotations" / "instances.json").read_text())
+    size = {im["id"]: (im["width"], im["height"]) for im in coco["images"]}
 
-    img = np.ascontiguousarray(_rgb(COCO / "images" / SIZE_PHOTO)[:480, :640])
+    def whole(a: dict) -> bool:
+        x, y, bw, bh = a["bbox"]
+        iw, ih = size[a["image_id"]]
+        return x > 2 and y > 2 and x + bw < iw - 2 and y + bh < ih - 2 and bh > 1.8 * bw
+
+    anns = sorted((a for a in coco["annotations"] if a["category_id"] == 1 and not a.get("iscrowd")
+                   and isinstance(a["segmentation"], list) and whole(a)), key=lambda a: -a["area"])[:count]  # fmt: skip
     out = []
-    for f in SIZES:
-        holes = PersonHoles(COCO / "annotations" / "instances.json", seed=0, ratio_range=(f, f), max_persons=1)
-        hole = holes.hole_for(f"size{f}", img.shape[:2])
-        out.append(("sizes", f"{100 * f:.0f}%", img, hole))
+    for a in anns:
+        x, y, bw, bh = (int(round(v)) for v in a["bbox"])
+        m = np.zeros((bh + 2, bw + 2), np.uint8)
+        for poly in a["segmentation"]:
+            pts = np.asarray(poly, np.float64).reshape(-1, 2) - (x - 1, y - 1)
+            cv2.fillPoly(m, [pts.round().astype(np.int32)], 1)
+        out.append(m > 0)
     return out
+
+
+def person_hole(shape: tuple[int, int], fraction: float, shapes: list[np.ndarray]) -> np.ndarray:
+    """Person outlines side by side (1 up to 10 %, 2 up to 20 %, else 3), scaled so they cover ``fraction`` of the frame."""
+    h, w = shape
+    n = 1 if fraction <= 0.10 else 2 if fraction <= 0.20 else 3
+    hole = np.zeros(shape, np.uint8)
+    for i in range(n):
+        sil = shapes[i].astype(np.uint8)
+        want = fraction * h * w / n
+        lo, hi = 0.05, 20.0
+        for _ in range(40):  # bisect the scale until the outline has the wanted area
+            s = (lo * hi) ** 0.5
+            size = (max(1, round(sil.shape[1] * s)), max(1, round(sil.shape[0] * s)))
+            area = int(cv2.resize(sil, size, interpolation=cv2.INTER_NEAREST).sum())
+            lo, hi = (s, hi) if area < want else (lo, s)
+        m = cv2.resize(sil, size, interpolation=cv2.INTER_NEAREST)[:h, : w // n]
+        x0 = i * (w // n) + (w // n - m.shape[1]) // 2
+        y0 = h - m.shape[0]  # standing on the bottom edge, as people in photos do
+        hole[y0 : y0 + m.shape[0], x0 : x0 + m.shape[1]] |= m
+    return hole * 255
+
+
+def size_holes() -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    img = np.ascontiguousarray(_rgb(COCO / "images" / SIZE_PHOTO)[:480, :640])
+    shapes = silhouettes(3)
+    return [("sizes", f"{100 * f:.0f}%", img, person_hole(img.shape[:2], f, shapes)) for f in SIZES]
 
 
 def timed(fn: Any) -> tuple[Any, float, float]:

@@ -14,6 +14,8 @@ count. Arithmetic is integer throughout, so ``kernels_torch`` gives the same byt
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 
@@ -37,6 +39,23 @@ def _jit(**options: object):  # noqa: ANN202
     return deco
 
 
+def _prefer_workqueue() -> None:
+    """Run parallel loops on numba's own thread pool rather than OpenMP's.
+
+    Why: OpenMP threads spin while they wait at each loop's end; a fill runs hundreds of short
+    loops, and on a busy machine (the inpainting workers beside detection) that spinning cost
+    2.5x the CPU time of one thread for a 1.4x faster fill; the workqueue pool sleeps instead
+    (BENCHMARKS.md). Only set while numba has not started a pool in this process.
+    """
+    from numba.np.ufunc import parallel
+
+    if not parallel._is_initialized and numba.config.THREADING_LAYER == "default":
+        numba.config.THREADING_LAYER = "workqueue"
+
+
+_prefer_workqueue()
+#: The workqueue pool must not be entered from two threads at once: fills in one process take turns.
+_POOL_LOCK = threading.Lock()
 _mix32 = _jit(inline="always")(mix32)
 _BIG = np.int64(1) << 60
 
@@ -203,13 +222,16 @@ class NumbaKernels:
             set_threads(self.threads)
 
     def distances(self, feat, wgt, spen, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001, ANN201, D102
-        self._threads()
-        return distances(feat, wgt, spen, shole, hpen, ty, tx, nnf, r)
+        with _POOL_LOCK:
+            self._threads()
+            return distances(feat, wgt, spen, shole, hpen, ty, tx, nnf, r)
 
     def search(self, feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201, D102
-        self._threads()
-        return search(feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt)
+        with _POOL_LOCK:
+            self._threads()
+            return search(feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt)
 
     def vote(self, img, shole, hy, hx, tidx, nnf, tw, r):  # noqa: ANN001, ANN201, D102
-        self._threads()
-        return vote(img, shole, hy, hx, tidx, nnf, tw, r)
+        with _POOL_LOCK:
+            self._threads()
+            return vote(img, shole, hy, hx, tidx, nnf, tw, r)
