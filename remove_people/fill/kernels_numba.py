@@ -61,16 +61,15 @@ _BIG = np.int64(1) << 60
 
 
 @_jit(inline="always")
-def _patch_distance(feat, wgt, spen, shole, hpen, y, x, sy, sx, r, cap):  # noqa: ANN001 - numba signature
-    """Weighted SSD of the features (colour, maybe gradients) between the target patch at (y, x)
-    and the source patch at (sy, sx), plus the source penalty.
+def _patch_distance(feat, wgt, shole, hpen, y, x, sy, sx, r, cap):  # noqa: ANN001 - numba signature
+    """Weighted SSD of the features (RGB) between the target patch at (y, x) and the source patch at (sy, sx).
 
     A source pixel in the hole costs ``hpen`` instead of its colour difference (its colour is
     only a guess). Stops once the sum reaches ``cap`` (the result is then >= cap, which is all
     the caller needs).
     """
     h, w = wgt.shape
-    d = np.int64(spen[sy, sx])
+    d = np.int64(0)
     for dy in range(-r, r + 1):
         ty = y + dy
         if ty < 0 or ty >= h:
@@ -96,17 +95,17 @@ def _patch_distance(feat, wgt, spen, shole, hpen, y, x, sy, sx, r, cap):  # noqa
 
 
 @_jit(parallel=True)
-def distances(feat, wgt, spen, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001
+def distances(feat, wgt, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001
     """The full distance of every target to its current match."""
     n = ty.shape[0]
     out = np.empty(n, np.int64)
     for i in numba.prange(n):
-        out[i] = _patch_distance(feat, wgt, spen, shole, hpen, ty[i], tx[i], nnf[i, 0], nnf[i, 1], r, _BIG)
+        out[i] = _patch_distance(feat, wgt, shole, hpen, ty[i], tx[i], nnf[i, 0], nnf[i, 1], r, _BIG)
     return out
 
 
 @_jit(parallel=True)
-def search(feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf_in, dist_in, r, jumps, radii, salt):  # noqa: ANN001
+def search(feat, wgt, shole, hpen, ty, tx, tidx, valid, nnf_in, dist_in, r, jumps, radii, salt):  # noqa: ANN001
     """One PatchMatch pass: propagation from the 4 neighbours at each jump, then a random search.
 
     Candidates are tried in a fixed order and kept only when strictly better, so the result
@@ -139,7 +138,7 @@ def search(feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf_in, dist_in, r
                 cx = nnf_in[t, 1] + (x - nx)
                 if cy < 0 or cy >= h or cx < 0 or cx >= w or not valid[cy, cx] or (cy == by and cx == bx):
                     continue  # (the current match again: its distance is bd, never strictly better)
-                d = _patch_distance(feat, wgt, spen, shole, hpen, y, x, cy, cx, r, bd)
+                d = _patch_distance(feat, wgt, shole, hpen, y, x, cy, cx, r, bd)
                 if d < bd:
                     by, bx, bd = cy, cx, d
         for s in range(radii.shape[0]):
@@ -151,7 +150,7 @@ def search(feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf_in, dist_in, r
             cx = bx + hx % (2 * rad + 1) - rad
             if cy < 0 or cy >= h or cx < 0 or cx >= w or not valid[cy, cx]:
                 continue
-            d = _patch_distance(feat, wgt, spen, shole, hpen, y, x, cy, cx, r, bd)
+            d = _patch_distance(feat, wgt, shole, hpen, y, x, cy, cx, r, bd)
             if d < bd:
                 by, bx, bd = cy, cx, d
         nnf_out[i, 0] = by
@@ -221,15 +220,15 @@ class NumbaKernels:
         if self.threads:
             set_threads(self.threads)
 
-    def distances(self, feat, wgt, spen, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001, ANN201, D102
+    def distances(self, feat, wgt, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001, ANN201, D102
         with _POOL_LOCK:
             self._threads()
-            return distances(feat, wgt, spen, shole, hpen, ty, tx, nnf, r)
+            return distances(feat, wgt, shole, hpen, ty, tx, nnf, r)
 
-    def search(self, feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201, D102
+    def search(self, feat, wgt, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201, D102
         with _POOL_LOCK:
             self._threads()
-            return search(feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt)
+            return search(feat, wgt, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt)
 
     def vote(self, img, shole, hy, hx, tidx, nnf, tw, r):  # noqa: ANN001, ANN201, D102
         with _POOL_LOCK:

@@ -49,33 +49,33 @@ class TorchKernels:
         flat = yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)
         return img[flat], wgt[flat] * inside
 
-    def _distance(self, tcol: Any, twt: Any, img: Any, spen: Any, shole: Any, hpen: int, sy: Any, sx: Any, dy: Any, dx: Any, w: int) -> Any:
+    def _distance(self, tcol: Any, twt: Any, img: Any, shole: Any, hpen: int, sy: Any, sx: Any, dy: Any, dx: Any, w: int) -> Any:
         """Distance of each target patch to the source patch at (sy, sx) (all inside the frame)."""
         flat = (sy[:, None] + dy[None, :]) * w + (sx[:, None] + dx[None, :])
         diff = tcol - img[flat]
         err = (diff * diff).sum(-1)
         err = self.torch.where(shole[flat], hpen, err)
-        return spen[sy * w + sx] + (twt * err).sum(1)
+        return (twt * err).sum(1)
 
     # -- the protocol --------------------------------------------------------------------------
 
-    def distances(self, feat, wgt, spen, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001, ANN201, D102
+    def distances(self, feat, wgt, shole, hpen, ty, tx, nnf, r):  # noqa: ANN001, ANN201, D102
         torch = self.torch
         h, w = wgt.shape
-        gi, gw, gs, gh = self._t(feat.reshape(h * w, -1), torch.int64), self._t(wgt.reshape(-1), torch.int64), self._t(spen.reshape(-1), torch.int64), self._t(shole.reshape(-1), torch.bool)
+        gi, gw, gh = self._t(feat.reshape(h * w, -1), torch.int64), self._t(wgt.reshape(-1), torch.int64), self._t(shole.reshape(-1), torch.bool)
         gty, gtx, gnnf = self._t(ty, torch.int64), self._t(tx, torch.int64), self._t(nnf, torch.int64)
         dy, dx = self._offsets(r)
         out = torch.empty(len(ty), dtype=torch.int64, device=self.device)
         for a in range(0, len(ty), CHUNK):
             b = min(len(ty), a + CHUNK)
             tcol, twt = self._target_patches(gi, gw, gty[a:b], gtx[a:b], dy, dx, h, w)
-            out[a:b] = self._distance(tcol, twt, gi, gs, gh, hpen, gnnf[a:b, 0], gnnf[a:b, 1], dy, dx, w)
+            out[a:b] = self._distance(tcol, twt, gi, gh, hpen, gnnf[a:b, 0], gnnf[a:b, 1], dy, dx, w)
         return out.cpu().numpy()
 
-    def search(self, feat, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201, D102
+    def search(self, feat, wgt, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201, D102
         torch = self.torch
         h, w = wgt.shape
-        gi, gw, gs, gh = self._t(feat.reshape(h * w, -1), torch.int64), self._t(wgt.reshape(-1), torch.int64), self._t(spen.reshape(-1), torch.int64), self._t(shole.reshape(-1), torch.bool)
+        gi, gw, gh = self._t(feat.reshape(h * w, -1), torch.int64), self._t(wgt.reshape(-1), torch.int64), self._t(shole.reshape(-1), torch.bool)
         gty, gtx = self._t(ty, torch.int64), self._t(tx, torch.int64)
         gtidx, gvalid = self._t(tidx.reshape(-1), torch.int64), self._t(valid.reshape(-1), torch.bool)
         nnf_in, dist_in = self._t(nnf, torch.int64), self._t(dist, torch.int64)
@@ -95,7 +95,7 @@ class TorchKernels:
                 idx = ok.nonzero().squeeze(1)
                 if len(idx) == 0:
                     return
-                d = self._distance(tcol[idx], twt[idx], gi, gs, gh, hpen, cyc[idx], cxc[idx], dy, dx, w)
+                d = self._distance(tcol[idx], twt[idx], gi, gh, hpen, cyc[idx], cxc[idx], dy, dx, w)
                 better = d < bd[idx]
                 sel = idx[better]
                 by[sel], bx[sel], bd[sel] = cyc[sel], cxc[sel], d[better]

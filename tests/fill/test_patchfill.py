@@ -19,7 +19,7 @@ from remove_people.config import build_stage
 from remove_people.fill import FillSettings, patch_fill
 from remove_people.fill.kernels_numba import NumbaKernels
 
-SETTINGS = FillSettings(coarse_patch_radius=2, local_search=16)
+SETTINGS = FillSettings()  # the defaults, as the plugin's config gives them
 
 
 def _photo(shared, name: str = "000000000139.jpg") -> np.ndarray:
@@ -47,7 +47,7 @@ def test_same_seed_same_bytes_any_thread_count_other_seed_differs(shared) -> Non
     one = patch_fill(img, hole, None, SETTINGS, NumbaKernels(threads=1))
     two = patch_fill(img, hole, None, SETTINGS, NumbaKernels(threads=2))
     again = patch_fill(img, hole, None, SETTINGS, NumbaKernels(threads=2))
-    other = patch_fill(img, hole, None, FillSettings(coarse_patch_radius=2, local_search=16, seed=1), NumbaKernels(threads=2))
+    other = patch_fill(img, hole, None, FillSettings(seed=1), NumbaKernels(threads=2))
     assert np.array_equal(one, two) and np.array_equal(two, again)
     assert not np.array_equal(one, other), "the seed does not reach the search"
 
@@ -73,8 +73,8 @@ class _Recorder(NumbaKernels):
         super().__init__(threads=2)
         self.nnfs: list[tuple[tuple[int, int], int, np.ndarray]] = []
 
-    def search(self, img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201
-        nnf, dist = super().search(img, wgt, spen, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt)
+    def search(self, img, wgt, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt):  # noqa: ANN001, ANN201
+        nnf, dist = super().search(img, wgt, shole, hpen, ty, tx, tidx, valid, nnf, dist, r, jumps, radii, salt)
         self.nnfs.append((wgt.shape, r, nnf.copy()))
         return nnf, dist
 

@@ -27,6 +27,7 @@ class PatchFillParams(CropParams):
     coarse_patch_size: patch radius at the coarser levels (null: patch_size).
     seed: the random search's seed; equal inputs and seed give equal bytes on any backend and thread count.
     em_iters: vote rounds at full resolution (coarser levels do more; they are cheap).
+    known_weight: weight of a known pixel against a guessed one in the patch distance (matches keep to the hole's border).
     device: auto (a GPU when torch sees one) | cpu | cuda | cuda:N.
     threads: CPU threads for one fill (null: the process's share, as the pipeline gives OpenCV).
     """
@@ -35,6 +36,7 @@ class PatchFillParams(CropParams):
     coarse_patch_size: int | None
     seed: int
     em_iters: int
+    known_weight: int
     device: str = "auto"
     threads: int | None = None
 
@@ -86,7 +88,8 @@ class PatchFillInpainter(Inpainter):
 
         p = self.params
         return FillSettings(
-            patch_radius=int(p.patch_size), coarse_patch_radius=p.coarse_patch_size, seed=int(p.seed), em_iters=int(p.em_iters)
+            patch_radius=int(p.patch_size), coarse_patch_radius=p.coarse_patch_size, seed=int(p.seed),
+            em_iters=int(p.em_iters), known_weight=int(p.known_weight),
         )
 
     def kernels(self) -> Any:
