@@ -191,9 +191,13 @@ def main() -> None:
     ap.add_argument("--coco", type=int, default=12, help="coco-person photos with persons (first by name)")
     ap.add_argument("--sets", default="scenes,coco,sizes")
     ap.add_argument("--torch-sizes", default="0.01,0.05", help="sizes (fractions) also filled by the torch kernels on the CPU")
+    ap.add_argument("--cpu-use-only", action="store_true", help="only the CPU use of one fill of the 40 %% hole (repeated --repeats times)")
     ap.add_argument("--json", type=Path, default=Path("fill_speed.json"))
     args = ap.parse_args()
     os.environ.setdefault("REMOVE_PEOPLE_MODEL_DIR", str(SHARED / "weights"))
+    if args.cpu_use_only:
+        cpu_use_only(args.repeats, args.json)
+        return
 
     from remove_people.config import build_stage
 
@@ -233,6 +237,23 @@ def main() -> None:
     print("\n" + report(res))
     args.json.write_text(json.dumps(res, indent=1, default=str))
     print(f"\nwrote {args.json}")
+
+
+def cpu_use_only(repeats: int, out: Path) -> None:
+    """Ours on the 40 % hole, ``repeats`` times, each fill sampled for its cores in use (a warm-up fill first)."""
+    from remove_people.config import build_stage
+
+    ours = build_stage("inpaint", "patchmatch")
+    _, _, img, hole = size_holes()[-1]
+    ours.inpaint(img, hole)
+    runs = []
+    for _ in range(repeats):
+        load = os.getloadavg()[0]
+        with CpuSampler() as sampler:
+            ours.inpaint(img, hole)
+        runs.append({**sampler.cores(), "load_1min_before": load})
+        print({k: round(v, 2) for k, v in runs[-1].items()}, flush=True)
+    out.write_text(json.dumps({"cores": len(os.sched_getaffinity(0)), "cpu_use_40pct": runs}, indent=1))
 
 
 def torch_rows(cases: list, fractions: list[float]) -> list[dict[str, Any]]:

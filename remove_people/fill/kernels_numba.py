@@ -43,9 +43,9 @@ def _prefer_workqueue() -> None:
     """Run parallel loops on numba's own thread pool rather than OpenMP's.
 
     Why: OpenMP threads spin while they wait at each loop's end; a fill runs hundreds of short
-    loops, and on a busy machine (the inpainting workers beside detection) that spinning cost
-    2.5x the CPU time of one thread for a 1.4x faster fill; the workqueue pool sleeps instead
-    (BENCHMARKS.md). Only set while numba has not started a pool in this process.
+    loops, and on a busy machine (the inpainting workers beside detection) two spinning threads
+    cost 2-2.5x the CPU time of one, for no faster fill; the workqueue pool's threads sleep
+    instead (BENCHMARKS.md). Only set while numba has not started a pool in this process.
     """
     from numba.np.ufunc import parallel
 

@@ -154,3 +154,24 @@ def test_tiny_crops_with_no_clean_patch_still_fill(shape: tuple[int, int]) -> No
     excl[0, 0] = not hole[0, 0]
     out = patch_fill(img, hole, excl, SETTINGS, NumbaKernels(threads=1))
     assert np.array_equal(out[~hole], img[~hole])
+
+
+def test_cache_identity_ignores_threads_and_device_but_not_the_seed() -> None:
+    """Same bytes on any thread count and device, so cached results are shared across them."""
+    base = build_stage("inpaint", "patchmatch").identity()
+    assert build_stage("inpaint", "patchmatch", threads=1, device="cpu").identity() == base
+    assert build_stage("inpaint", "patchmatch", seed=3).identity() != base
+
+
+def test_no_torch_import_to_learn_there_is_no_gpu() -> None:
+    """On a machine with no NVIDIA driver, choosing the backend must not import torch (each worker would pay)."""
+    import os
+    import subprocess
+    import sys
+
+    if os.path.exists("/proc/driver/nvidia/version"):
+        pytest.skip("an NVIDIA driver is present: torch is imported to ask it")
+    code = ("import sys; from remove_people.config import build_stage; s = build_stage('inpaint', 'patchmatch'); "
+            "s.kernels(); print(s.uses_accelerator(), 'torch' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
