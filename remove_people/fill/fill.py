@@ -18,7 +18,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from remove_people.fill.pyramid import Level, build_pyramid, nearest_valid, random_valid, target_centres, upsample_nnf, valid_sources
+from remove_people.fill.pyramid import Level, build_pyramid, random_valid, target_centres, upsample_nnf, valid_sources
 from remove_people.fill.rng import stream_key
 
 
@@ -97,11 +97,12 @@ def fallback_fill(image: np.ndarray, hole: np.ndarray, exclude: np.ndarray) -> n
     return out
 
 
-def _usable_radius(level: Level, radius: int, max_hole_share: float) -> int | None:
-    """The largest radius <= ``radius`` with at least one source patch at this level, or None."""
+def _usable_radius(level: Level, radius: int, max_hole_share: float) -> tuple[int, np.ndarray] | None:
+    """The largest radius <= ``radius`` with at least one source patch at this level, and those sources; or None."""
     for r in range(radius, 0, -1):
-        if valid_sources(level.hole, level.exclude, r, max_hole_share).any():
-            return r
+        valid = valid_sources(level.hole, level.exclude, r, max_hole_share)
+        if valid.any():
+            return r, valid
     return None
 
 
@@ -120,41 +121,37 @@ def patch_fill(
     s = settings
     start = Level(np.where(hole[..., None], 0, image).astype(np.uint8), hole, exclude)
     levels = build_pyramid(start, max(4, s.min_side))
-    radii = [_usable_radius(lv, s.radius(i), s.source_hole_share) for i, lv in enumerate(levels)]
-    if radii[0] is None:
+    usable = [_usable_radius(lv, s.radius(i), s.source_hole_share) for i, lv in enumerate(levels)]
+    if usable[0] is None:
         return fallback_fill(image, hole, exclude)
-    while radii[-1] is None:  # coarse levels with no clean patch at all are skipped
+    while usable[-1] is None:  # coarse levels with no clean patch at all are skipped
         levels.pop()
-        radii.pop()
+        usable.pop()
 
     prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (tidx, nnf, estimate) of the coarser level
     for li in range(len(levels) - 1, -1, -1):
-        lv, r = levels[li], radii[li]
-        assert r is not None
+        lv, (r, valid) = levels[li], usable[li]  # type: ignore[misc]
         h, w = lv.shape
         img = lv.image.copy()
         targets = target_centres(lv.hole, r)
         ty, tx = (a.astype(np.int32) for a in np.nonzero(targets))
         tidx = np.full((h, w), -1, np.int32)
         tidx[ty, tx] = np.arange(len(ty), dtype=np.int32)
-        valid = valid_sources(lv.hole, lv.exclude, r, s.source_hole_share)
         shole = lv.hole.astype(np.uint8)
-        valid_yx = np.argwhere(valid).astype(np.int32)
         hy, hx = (a.astype(np.int32) for a in np.nonzero(lv.hole))
         wgt = np.where(lv.hole, 1, np.where(lv.exclude, 0, s.known_weight)).astype(np.int32)
         hpen = int(s.source_hole_cost)
         salt0 = stream_key(s.seed, li, 0)
         if prev is None:
             # Coarsest level: a smooth guess from the known, non-excluded border, and random matches.
-            guess = fallback_fill(img, lv.hole, lv.exclude)
-            img[lv.hole] = guess[lv.hole]
-            nnf = random_valid(valid_yx, ty.astype(np.int64) * w + tx, salt0).astype(np.int32)
+            img[hy, hx] = fallback_fill(img, lv.hole, lv.exclude)[hy, hx]
+            nnf = random_valid(np.argwhere(valid).astype(np.int32), ty.astype(np.int64) * w + tx, salt0).astype(np.int32)
         else:
             ptidx, pnnf, pest = prev
             ph, pw = pest.shape[:2]
             up = cv2.resize(pest, (2 * pw, 2 * ph), interpolation=cv2.INTER_LINEAR)[:h, :w]
-            img[lv.hole] = up[lv.hole]
-            nnf = upsample_nnf(ptidx, pnnf, ty, tx, valid, nearest_valid(valid))
+            img[hy, hx] = up[hy, hx]
+            nnf = upsample_nnf(ptidx, pnnf, ty, tx, valid)
             # A first vote from the doubled matches, equal weights: a sharp start instead of a blurred one.
             img[hy, hx] = kernels.vote(img, shole, hy, hx, tidx, nnf, np.ones(len(ty), np.int64), r)
         search_radii = _search_radii(h, w, s.local_search if li < s.local_levels else None)

@@ -57,10 +57,12 @@ def downsample(level: Level) -> Level:
     num, den = num[::2, ::2], den[::2, ::2]
     hh, ww = den.shape
     hole_f = np.pad(level.hole, ((0, hh * 2 - h), (0, ww * 2 - w)), mode="edge")
-    excl_f = np.pad(level.exclude, ((0, hh * 2 - h), (0, ww * 2 - w)), mode="edge")
     any_hole = hole_f.reshape(hh, 2, ww, 2).any(axis=(1, 3))
     hole = (den <= 1e-6) & any_hole
-    exclude = excl_f.reshape(hh, 2, ww, 2).any(axis=(1, 3)) & ~hole
+    exclude = np.zeros_like(hole)
+    if level.exclude.any():
+        excl_f = np.pad(level.exclude, ((0, hh * 2 - h), (0, ww * 2 - w)), mode="edge")
+        exclude = excl_f.reshape(hh, 2, ww, 2).any(axis=(1, 3)) & ~hole
     colour = np.where((den > 1e-6)[..., None], num / np.maximum(den, 1e-6)[..., None], 0.0)
     return Level(np.clip(np.rint(colour), 0, 255).astype(np.uint8), hole, exclude)
 
@@ -129,8 +131,7 @@ def nearest_valid(valid: np.ndarray) -> np.ndarray:
 
 
 def upsample_nnf(
-    coarse_targets: np.ndarray, coarse_nnf: np.ndarray, fine_ty: np.ndarray, fine_tx: np.ndarray,
-    valid: np.ndarray, nearest: np.ndarray,
+    coarse_targets: np.ndarray, coarse_nnf: np.ndarray, fine_ty: np.ndarray, fine_tx: np.ndarray, valid: np.ndarray
 ) -> np.ndarray:
     """Each fine target takes its coarse parent's match, doubled and shifted by its position in the 2x2 block.
 
@@ -148,5 +149,7 @@ def upsample_nnf(
     sy, sx = np.clip(sy, 0, h - 1), np.clip(sx, 0, w - 1)
     ok = valid[sy, sx]
     out = np.stack([sy, sx], axis=1).astype(np.int32)
-    out[~ok] = nearest[sy[~ok], sx[~ok]]
+    bad = ~ok
+    if bad.any():
+        out[bad] = nearest_valid(valid)[sy[bad], sx[bad]]
     return out
