@@ -260,14 +260,12 @@ def torch_rows(cases: list, fractions: list[float]) -> list[dict[str, Any]]:
     """The torch kernels (CPU, and CUDA when present) on the size cases, against numba, same bytes checked."""
     import torch
 
+    from remove_people.config import build_stage
     from remove_people.fill import patch_fill
     from remove_people.fill.kernels_numba import NumbaKernels
     from remove_people.fill.kernels_torch import TorchKernels
-    from remove_people.stages.inpaint.patchfill import PatchFillInpainter
-    from remove_people.config import build_stage
 
-    settings = build_stage("inpaint", "patchmatch").settings()
-    assert isinstance(settings, object) and PatchFillInpainter
+    settings = build_stage("inpaint", "patchmatch").settings()  # the default plugin's settings
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
     wanted = {f"{100 * f:.0f}%" for f in fractions}
