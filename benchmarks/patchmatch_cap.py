@@ -54,11 +54,11 @@ def main() -> None:
 
     images = SHARED / "data" / "coco-person" / "images"
     cfg = Config.load()
-    cfg.select("inpaint", "patchmatch")
+    cfg.select("inpaint", "pypatchmatch")
     detector, refiner, selector = build_stage("detect", config=cfg), build_stage("refine", config=cfg), Selector.from_config(cfg)
     crop = build_stage("inpaint", config=cfg)
-    pm = cfg.data["inpaint"]["patchmatch"]
-    cfg.data["inpaint"]["patchmatch"] = {**pm, "strategy": "full"}
+    pm = cfg.data["inpaint"]["pypatchmatch"]
+    cfg.data["inpaint"]["pypatchmatch"] = {**pm, "strategy": "full"}
     full = build_stage("inpaint", config=cfg)
 
     from ultralytics import YOLO

@@ -73,7 +73,7 @@ def test_trapped_inpainter_weights_are_refused(tmp_path: Path) -> None:
 
 
 def _inpainters(shared: Path) -> dict[str, object]:
-    stages = {name: build_stage("inpaint", name) for name in ("telea", "ns", "patchmatch")}
+    stages = {name: build_stage("inpaint", name) for name in ("telea", "ns", "patchmatch", "pypatchmatch")}
     stages["deepfillv2"] = _deepfill(shared / "fixtures" / "deepfillv2_tf" / "random_G_seed1101.pth")
     return stages
 
@@ -102,7 +102,7 @@ def inpainters(shared: Path) -> dict[str, object]:
     return _inpainters(shared)
 
 
-@pytest.mark.parametrize("name", ["telea", "ns", "patchmatch", pytest.param("deepfillv2", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", ["telea", "ns", "patchmatch", "pypatchmatch", pytest.param("deepfillv2", marks=pytest.mark.slow)])
 def test_pixels_outside_the_refined_mask_never_change(name: str, inpainters: dict, shared: Path) -> None:
     stage = inpainters[name]
     refiner = build_stage("refine", "morphology")

@@ -28,7 +28,7 @@ def test_regions_are_disjoint_and_cover_every_hole() -> None:
     assert (cover[mask > 0] == 1).all(), "a hole pixel lies outside every window"
 
 
-@pytest.mark.parametrize("name", ["telea", "ns", "patchmatch"])
+@pytest.mark.parametrize("name", ["telea", "ns", "patchmatch", "pypatchmatch"])
 @pytest.mark.parametrize("strategy", ["crop", "full"])
 def test_only_hole_pixels_change(shared, name: str, strategy: str) -> None:
     img = _photo(shared)[:200, :300].copy()
@@ -74,11 +74,11 @@ def test_feather_stays_inside_the_hole(shared) -> None:
 def test_patchmatch_hole_budget_scales_big_holes_only(shared) -> None:
     """``max_hole_pixels`` shrinks only windows whose hole is over budget, by the area ratio,
     and the filled photo still changes hole pixels only."""
-    pm = build_stage("inpaint", "patchmatch", max_hole_pixels=4000)
+    pm = build_stage("inpaint", "pypatchmatch", max_hole_pixels=4000)
     assert pm.window_scale(480, 640, 3999) == 1.0
     assert pm.window_scale(480, 640, 16000) == pytest.approx(0.5)
-    assert build_stage("inpaint", "patchmatch").window_scale(480, 640, 10**6) == 1.0  # default: no budget
-    assert build_stage("inpaint", "patchmatch", max_side=320, max_hole_pixels=10**6).window_scale(480, 640, 10) == 0.5
+    assert build_stage("inpaint", "pypatchmatch").window_scale(480, 640, 10**6) == 1.0  # default: no budget
+    assert build_stage("inpaint", "pypatchmatch", max_side=320, max_hole_pixels=10**6).window_scale(480, 640, 10) == 0.5
 
     img = _photo(shared)[:240, :320].copy()
     mask = np.zeros(img.shape[:2], np.uint8)
@@ -88,7 +88,7 @@ def test_patchmatch_hole_budget_scales_big_holes_only(shared) -> None:
     assert scale == pytest.approx((4000 / np.count_nonzero(mask)) ** 0.5, rel=0.02)
     assert np.count_nonzero(crop_hole) >= 4000 * 0.95  # scaled, yet never shrinks the hole itself
     out = pm.inpaint(img, mask)
-    full = build_stage("inpaint", "patchmatch").inpaint(img, mask)
+    full = build_stage("inpaint", "pypatchmatch").inpaint(img, mask)
     assert np.array_equal(out[mask == 0], img[mask == 0])
     assert np.abs(out[mask > 0].astype(int) - img[mask > 0]).mean() > 2
     assert not np.array_equal(out, full)  # the budget really changed how it was filled

@@ -16,7 +16,7 @@ from remove_people.stages import INPAINTERS, REGISTRIES
 def test_builtins_are_registered() -> None:
     assert {"yolo", "masks"} <= set(REGISTRIES["detect"].names())
     assert {"morphology", "none"} <= set(REGISTRIES["refine"].names())
-    assert {"telea", "ns", "patchmatch", "deepfillv2", "pconv"} <= set(INPAINTERS.names())
+    assert {"telea", "ns", "patchmatch", "pypatchmatch", "deepfillv2", "pconv"} <= set(INPAINTERS.names())
 
 
 def test_unknown_name_lists_valid_ones() -> None:

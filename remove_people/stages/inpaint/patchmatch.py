@@ -32,9 +32,11 @@ class PatchMatchParams(CropParams):
 
 
 class PatchMatchInpainter(Inpainter):
-    name = "patchmatch"
-    summary = "PatchMatch (Barnes 2009) via pypatchmatch: copies real texture from the photo, weight-free, seeded."
+    name = "pypatchmatch"
+    summary = "PatchMatch (Barnes 2009) via pypatchmatch: single-threaded reference for ours (patchmatch), seeded."
     Params: ClassVar[type] = PatchMatchParams
+    #: ``fill`` takes ``excludes``, passed to pypatchmatch as its ``global_mask``.
+    uses_exclude: ClassVar[bool] = True
 
     def window_scale(self, h: int, w: int, hole_pixels: int) -> float:
         """``max_side``, and also the hole budget: the area scale is ``max_hole_pixels / hole_pixels``."""
@@ -44,13 +46,20 @@ class PatchMatchInpainter(Inpainter):
             scale = min(scale, math.sqrt(budget / hole_pixels))
         return scale
 
-    def fill(self, images: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
+    def fill(
+        self, images: list[np.ndarray], holes: list[np.ndarray], excludes: list[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
         from patchmatch import patch_match
 
         out = []
-        for img, hole in zip(images, holes):
+        for i, (img, hole) in enumerate(zip(images, holes)):
+            # pypatchmatch's global_mask: pixels neither filled nor used as a source. A hole pixel
+            # must still be filled, so the hole is taken out of it.
+            excl = None
+            if excludes is not None and excludes[i] is not None and np.any(excludes[i]):
+                excl = np.where((excludes[i] > 0) & (hole == 0), 255, 0).astype(np.uint8)
             # The seed is global in the native library: set it before every call so each
             # crop's result depends only on its own pixels, not on what ran before.
             patch_match.set_random_seed(self.params.seed)
-            out.append(patch_match.inpaint(img, mask=hole, patch_size=self.params.patch_size))
+            out.append(patch_match.inpaint(img, mask=hole, global_mask=excl, patch_size=self.params.patch_size))
         return out
