@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from remove_people.settings import param
 from remove_people.stages.base import params_to_dict
 from remove_people.stages.inpaint.base import CropParams, Inpainter, check_device
 
@@ -32,13 +33,14 @@ class PatchFillParams(CropParams):
     threads: CPU threads for one fill (null: the process's share, as the pipeline gives OpenCV).
     """
 
-    patch_size: int
-    coarse_patch_size: int | None
-    seed: int
-    em_iters: int
-    known_weight: int
-    device: str = "auto"
-    threads: int | None = None
+    max_side: int | None = param(768, lo=16, hi=65536)  # larger windows are scaled to this
+    patch_size: int = param(2, lo=1, hi=15)
+    coarse_patch_size: int | None = param(2, lo=1, hi=15)
+    seed: int = param(0, lo=0, hi=2**31 - 1)
+    em_iters: int = param(2, lo=1, hi=16)
+    known_weight: int = param(5, lo=1, hi=100)
+    device: str = param("auto", kind="device")
+    threads: int | None = param(None, lo=1, hi=1024)
 
 
 def gpu_present() -> bool:
