@@ -256,6 +256,9 @@ def grid() -> list[Combo]:
         Combo("v11+v8 flip c0.25 s0.05 d3", ens, support_conf=0.05, dilate=3),
         Combo("v11+v8 flip c0.25 s0.05 d5 f0.01", ens, support_conf=0.05, dilate=5, dilate_frac=0.01),
         Combo("v11+v8 flip c0.25 s0.05 d5 f0.03", ens, support_conf=0.05, dilate=5, dilate_frac=0.03),
+        # Three passes instead of four: only one model also looks at the mirrored photo.
+        Combo("v11+v8 v11-flip c0.25 s0.05 d5", (v11, v11f, v8), support_conf=0.05, dilate=5),
+        Combo("v11+v8 v8-flip c0.25 s0.05 d5", (v11, v8, v8f), support_conf=0.05, dilate=5),
     ]
 
 

@@ -37,7 +37,7 @@ class PatchFillParams(CropParams):
     patch_size: int = param(2, lo=1, hi=15)
     coarse_patch_size: int | None = param(2, lo=1, hi=15)
     seed: int = param(0, lo=0, hi=2**31 - 1)
-    em_iters: int = param(2, lo=1, hi=16)
+    em_iters: int = param(1, lo=1, hi=16)
     known_weight: int = param(5, lo=1, hi=100)
     device: str = param("auto", kind="device")
     threads: int | None = param(None, lo=1, hi=1024)
