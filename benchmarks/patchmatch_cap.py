@@ -46,7 +46,7 @@ def main() -> None:
         os.environ.setdefault(k, v)
 
     from remove_people.config import Config, build_stage
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
     from remove_people.pipeline.inputs import collect_inputs
     from remove_people.stages.detect.base import Frame
     from remove_people.stages.inpaint.base import hole_regions

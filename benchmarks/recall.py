@@ -97,7 +97,7 @@ def raw_detections(p: Pass, scratch: Path) -> dict[str, Any]:
     from pycocotools import mask as mask_utils
 
     from remove_people.config import build_stage
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
     from remove_people.stages.detect.base import Frame
     from remove_people.stages.detect.merge import flip_back
 
@@ -177,7 +177,7 @@ def _photo(file_name: str) -> tuple[np.ndarray, Any]:
     from pycocotools.coco import COCO
 
     from remove_people.evaluation.removal_score import coco_ground_truth
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
 
     global _COCO
     if _COCO is None:
@@ -280,7 +280,7 @@ def speed(rounds: int = 1) -> dict[str, Any]:
     machine shared with other jobs slows both alike. CPU seconds are process time (all threads).
     """
     from remove_people.config import Config, build_stage
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
     from remove_people.stages.detect.base import Frame
 
     dets = {

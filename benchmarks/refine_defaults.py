@@ -33,7 +33,7 @@ def main() -> None:
     from pycocotools.coco import COCO
 
     from remove_people.config import build_stage
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
     from remove_people.stages.detect.base import Frame
 
     coco = COCO(str(SHARED / "data/coco-person/annotations/instances.json"))

@@ -322,7 +322,7 @@ def case_detect(spec: dict) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from remove_people.config import Config, build_stage
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
     from remove_people.pipeline.inputs import collect_inputs
     from remove_people.stages.detect.base import Frame
 

@@ -42,7 +42,7 @@ def scenes_dir(configured: str | None = None) -> Path:
 
 def load_rgb(path: Path) -> np.ndarray:
     """An upright RGB uint8 array; bad files raise ``InputError`` naming the file."""
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
 
     return read_image(Path(path)).rgb
 
@@ -50,7 +50,7 @@ def load_rgb(path: Path) -> np.ndarray:
 def load_hole(path: Path, shape: tuple[int, int]) -> np.ndarray:
     """A hole mask (uint8, 255 = hole) of exactly ``shape``; a size mismatch is an error, not a resize."""
     from remove_people.errors import InputError
-    from remove_people.pipeline.imageio import read_mask
+    from remove_people.pipeline.mask_reader import read_mask
 
     m = read_mask(Path(path))
     if m.shape != shape:

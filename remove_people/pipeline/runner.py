@@ -35,7 +35,8 @@ from remove_people.pipeline.cache import ArtifactCache, make_key
 from remove_people.pipeline.inpaint_pool import InpaintPool, InpaintReply, parse_workers, plan_workers, run_inpaint
 from remove_people.pipeline.inputs import InputItem, InputSet
 from remove_people.pipeline.interrupts import sigterm_as_interrupt
-from remove_people.pipeline.output_plan import FORMAT_SUFFIX, format_suffix, plan_for_config, side_paths
+from remove_people.pipeline.formats import normalize_format
+from remove_people.pipeline.output_plan import format_suffix, plan_for_config, side_paths
 from remove_people.pipeline.summary import ImageOutcome, RunSummary
 from remove_people.stages.detect.base import Frame, Instance
 from remove_people.stages.select import Selector
@@ -47,7 +48,7 @@ class _Work:
 
     item: InputItem
     out_path: Path
-    loaded: Any = None  # imageio.LoadedImage
+    loaded: Any = None  # loaded_image.LoadedImage
     content_hash: str = ""
     keys: dict[str, str] = field(default_factory=dict)
     instances: list[Instance] | None = None
@@ -192,7 +193,7 @@ class Pipeline:
                 next_loads = submit(upcoming) if upcoming is not None else None  # prefetch while we compute
                 works = [w for w in loaded if isinstance(w, _Work)]
                 for w in works:
-                    note = w.loaded.extra.get("warning")  # e.g. a multi-frame file: only its first frame is used
+                    note = w.loaded.warning  # e.g. a multi-frame file: only its first frame is used
                     if note:
                         summary.warnings.append(f"{w.item.rel}: {note}")
                         self.on_message(f"warning: {w.item.rel}: {note}")
@@ -264,7 +265,7 @@ class Pipeline:
 
         ``input_paths`` (resolved input paths) guards against an output that would overwrite an input.
         """
-        from remove_people.pipeline.imageio import read_image
+        from remove_people.pipeline.image_reader import read_image
 
         t = time.perf_counter()
         try:
@@ -458,14 +459,14 @@ class Pipeline:
     def write_one(self, w: _Work, summary: RunSummary) -> ImageOutcome:
         """Encode and write one output (and its mask / comparison) atomically."""
         from remove_people.pipeline.atomic import atomic_write_bytes
-        from remove_people.pipeline.imageio import encode_image
+        from remove_people.pipeline.encode import encode_image
 
         t = time.perf_counter()
         run = self.config.run
         try:
             changed = w.mask is not None and w.mask.any()
             fmt = run.get("format")
-            same_format = not fmt or FORMAT_SUFFIX.get(str(fmt).lower()) == FORMAT_SUFFIX.get(w.loaded.format.lower(), "")
+            same_format = not fmt or normalize_format(str(fmt)) == w.loaded.format
             if not changed and same_format and run.get("quality") is None:
                 data = w.loaded.data  # nobody to remove: the original bytes, untouched
             else:

@@ -131,7 +131,7 @@ class MaskDetector(Detector):
 
     def _check_single_mask(self) -> None:
         """One mask for every input: decode it now, so a bad one fails the run once, up front."""
-        from remove_people.pipeline.imageio import read_mask
+        from remove_people.pipeline.mask_reader import read_mask
 
         try:
             read_mask(self.root, None, invert=self.params.invert, threshold=self.params.threshold)
@@ -161,7 +161,7 @@ class MaskDetector(Detector):
         return hits[0] if len(hits) == 1 else None
 
     def detect(self, frames: list[Frame]) -> list[list[Instance]]:
-        from remove_people.pipeline.imageio import read_mask
+        from remove_people.pipeline.mask_reader import read_mask
 
         out: list[list[Instance]] = []
         for f in frames:
