@@ -397,7 +397,7 @@ def bench_detect(input_dir: Path, repeats: int, threads: int, sets: list[str] | 
     ``sets``: ``--set`` overrides for our side only (``detect.yolo.backend=torch`` shows the gain
     without OpenVINO); the CLI always runs the ``.pt`` with ultralytics' defaults.
     """
-    from remove_people.models.weights import resolve_weights
+    from remove_people.models.resolve import resolve_weights
 
     os.environ.update({k: v for k, v in child_env().items() if k.startswith(("REMOVE_PEOPLE", "YOLO"))})
     weights = str(resolve_weights(YOLO_WEIGHTS))

@@ -288,10 +288,10 @@ def apply_model_settings(config: Config, quiet: bool | None = None) -> None:
     values fall back to the environment variables. ``quiet`` (``--quiet``) silences the
     substitute-weights notice and download bars; ``None`` leaves it as it is.
     """
-    from remove_people.models import weights
+    from remove_people.models.locations import configure
 
     m = config.models
-    weights.configure(model_dir=m.get("dir"), offline=m.get("offline"), quiet=quiet)
+    configure(model_dir=m.get("dir"), offline=m.get("offline"), quiet=quiet)
 
 
 def build_stage(stage: str, name: str | None = None, config: Config | None = None, **overrides: Any) -> Any:

@@ -57,8 +57,9 @@ def standin_table(standins: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     stand-ins pass the checksum gate as the published files would; returns the stand-ins' folder."""
     import dataclasses
 
-    from remove_people.models import weights as W
+    from remove_people.models.hashing import md5_file
+    from remove_people.models.weights_table import WEIGHTS
 
     for name, fname in (("lama", "big-lama.pt"), ("migan", "migan_traced.pt")):
-        monkeypatch.setitem(W.WEIGHTS, name, dataclasses.replace(W.WEIGHTS[name], md5=W.md5_file(standins / fname)))
+        monkeypatch.setitem(WEIGHTS, name, dataclasses.replace(WEIGHTS[name], md5=md5_file(standins / fname)))
     return standins

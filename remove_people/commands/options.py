@@ -273,11 +273,12 @@ def check_output_folder(path: Path, option: str) -> None:
 def weights_scope() -> Iterator[None]:
     """Restore the process's weights settings afterwards, so one in-process command's
     ``--model-dir``/``--offline`` never leaks into the next (tests, the Python API)."""
-    from remove_people.models import weights
+    from remove_people.models.locations import configure, configured
+    from remove_people.models.resolve import forget_notices
 
-    saved = weights.configured()
-    weights.forget_notices()
+    saved = configured()
+    forget_notices()
     try:
         yield
     finally:
-        weights.configure(**saved)
+        configure(**saved)

@@ -172,7 +172,8 @@ def choose_check_weights(mask_weights: list[str], configured: str | None = None)
     file differs from every mask-making one; else (an ensemble of every model we have) the
     last candidate, flagged, and the ground-truth figures are the measure to trust.
     """
-    from remove_people.models.weights import resolve_weights, sha256_file
+    from remove_people.models.hashing import sha256_file
+    from remove_people.models.resolve import resolve_weights
 
     made = {sha256_file(resolve_weights(w)) for w in mask_weights}
     if configured and configured != "auto":

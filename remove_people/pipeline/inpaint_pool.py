@@ -136,9 +136,9 @@ def _init_worker(stage_cls: type, params: Any, threads: int, weights_settings: d
     import cv2
 
     cv2.setNumThreads(threads)
-    from remove_people.models import weights
+    from remove_people.models.locations import configure
 
-    weights.configure(**weights_settings)
+    configure(**weights_settings)
     global _STAGE, _THREADS
     _STAGE = stage_cls(params)
     _THREADS = threads
@@ -180,9 +180,9 @@ def _inpaint_in_worker(image: np.ndarray, mask: np.ndarray, exclude: np.ndarray 
 
 
 def _weights_settings() -> dict[str, Any]:
-    from remove_people.models import weights
+    from remove_people.models.locations import configured
 
-    return weights.configured()
+    return configured()
 
 
 class InpaintPool:

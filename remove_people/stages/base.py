@@ -61,7 +61,7 @@ class Stage:
         path = self.weights_path()
         if path is None:
             return None
-        from remove_people.models.weights import sha256_file
+        from remove_people.models.hashing import sha256_file
 
         return sha256_file(path)
 

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from remove_people.models.deepfillv2 import DeepFillv2Generator, SNPatchGANDiscriminator, load_generator, make_input
+from remove_people.models.loading import build, load_checkpoint
 from remove_people.training.masks import MaskMixer, PersonMasks, default_person_annotations
 from remove_people.training.pconv import EpochSampler, InpaintDataset, _rng_state, _save_atomic, _set_rng_state, read_split
 
@@ -126,12 +127,8 @@ def train_deepfillv2(cfg: DeepFillTrainConfig, resume: bool = False) -> dict[str
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
     if cfg.init:
-        source: Any = cfg.init
-        if not Path(cfg.init).is_file():
-            from remove_people.models.weights import resolve_weights
-
-            source = resolve_weights(cfg.init)
-        generator = load_generator(source, layout=cfg.layout)
+        # a table name or a path, loaded by the table's builder (load_generator) in the layout trained with
+        generator = build(cfg.init, builder=load_generator, layout=cfg.layout)
     else:
         generator = DeepFillv2Generator(cfg.layout)
     generator = generator.to(device).train()
@@ -141,7 +138,7 @@ def train_deepfillv2(cfg: DeepFillTrainConfig, resume: bool = False) -> dict[str
 
     step, rows = 0, []
     if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        ck = load_checkpoint(ckpt_path)
         for key in RESUME_FIXED:
             if ck["config"].get(key) != getattr(cfg, key):
                 raise ValueError(f"resume: {key} was {ck['config'].get(key)!r}, now {getattr(cfg, key)!r}")

@@ -18,7 +18,7 @@ Files under ``out``: ``checkpoints/last.pt`` (everything, replaced atomically),
 ``best.pt`` (model only, lowest validation total), ``losses.csv`` (one row per training
 step and per validation), ``loss.png`` (training and validation loss per epoch),
 ``summary.json``. Checkpoints hold only tensors and plain types, so they load with
-``torch.load(weights_only=True)``.
+``torch.load(weights_only=True)`` (``models/loading.load_checkpoint``).
 """
 
 from __future__ import annotations
@@ -259,6 +259,7 @@ def _mean_terms(acc: dict[str, float], n: int) -> dict[str, float]:
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Run (or resume) a training; returns the summary (also written to ``out/summary.json``)."""
+    from remove_people.models.loading import load_checkpoint
     from remove_people.models.losses import InpaintingLoss
     from remove_people.models.pconv import PConvUNet
 
@@ -299,7 +300,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     epoch, step_in_epoch, global_step, best = 0, 0, 0, math.inf
     if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        ck = load_checkpoint(ckpt_path)
         old = ck["config"]
         for key in ("seed", "batch_size", "size", "p_persons", "data", "split", "width"):
             if old.get(key) != getattr(cfg, key):

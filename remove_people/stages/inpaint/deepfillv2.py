@@ -91,7 +91,7 @@ class DeepFillv2Inpainter(Inpainter):
     def weights_path(self) -> Path:
         """The local weight file (resolved once; may download unless offline)."""
         if self._path is None:
-            from remove_people.models.weights import resolve_weights
+            from remove_people.models.resolve import resolve_weights
 
             self._path = Path(resolve_weights(self.weights_name))
         return self._path

@@ -71,7 +71,7 @@ class PConvInpainter(Inpainter):
                     "inpaint.pconv.weights is not set: no published weights exist for this network; train one "
                     "with `remove-people train pconv` and pass --set inpaint.pconv.weights=RUN/model.pt"
                 )
-            from remove_people.models.weights import resolve_weights
+            from remove_people.models.resolve import resolve_weights
 
             self._path = Path(resolve_weights(name))
         return self._path

@@ -133,7 +133,8 @@ class TorchInpainter(Inpainter):
         file, the folders it may go in, and its download URL.
         """
         if self._path is None:
-            from remove_people.models.weights import is_offline, resolve_weights
+            from remove_people.models.locations import is_offline
+            from remove_people.models.resolve import resolve_weights
 
             if not self.weights_name:
                 raise UsageError(f"inpaint.{self.name}.weights is not set and the plugin names no table entry")
@@ -147,7 +148,7 @@ class TorchInpainter(Inpainter):
 
     def _named_entry(self) -> Any:
         """The table entry ``weights_name`` names, or ``None`` when it is a path."""
-        from remove_people.models.weights import get_entry
+        from remove_people.models.weights_table import get_entry
 
         try:
             return get_entry(self.weights_name)
@@ -156,7 +157,7 @@ class TorchInpainter(Inpainter):
 
     def weights_available(self) -> bool:
         """Whether the weight file is on disk now (no download, nothing loaded): ``eval inpaint`` asks."""
-        from remove_people.models.weights import find_local
+        from remove_people.models.resolve import find_local
 
         if Path(self.weights_name).expanduser().is_file():
             return True
@@ -165,14 +166,14 @@ class TorchInpainter(Inpainter):
 
     def checked_entry(self) -> Any:
         """The table entry a weight file must match before it loads: the named one, else the plugin's own."""
-        from remove_people.models.weights import get_entry
+        from remove_people.models.weights_table import get_entry
 
         return self._named_entry() or get_entry(self.weights_entry)
 
     def load_network(self, path: Path) -> Any:
         """Load the network from ``path`` on the CPU (TorchScript by default; checksum first, see
-        :func:`~remove_people.models.weights.load_torchscript`). Plugins with other formats override this."""
-        from remove_people.models.weights import load_torchscript
+        :func:`~remove_people.models.loading.load_torchscript`). Plugins with other formats override this."""
+        from remove_people.models.loading import load_torchscript
 
         return load_torchscript(
             path, self.checked_entry(), trust=self.params.trust_weights,
