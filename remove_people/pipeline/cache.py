@@ -45,7 +45,6 @@ from remove_people.pipeline.cache_layout import (
     MAX_ARTIFACT_BYTES,
     MAX_META_BYTES,
     META_NAME,
-    STAGES,
     ClearResult,
     clear_stages,
     count_entries,
@@ -57,9 +56,10 @@ from remove_people.pipeline.cache_layout import (
     write_marker,
 )
 from remove_people.pipeline.safe_read import read_regular
+from remove_people.stages import STAGES
 from remove_people.stages.detect.base import Instance
 
-__all__ = ["ArtifactCache", "CacheStats", "ENTRY_TEMP_PREFIX", "FORMAT_VERSION", "STAGES", "default_cache_dir", "make_key"]
+__all__ = ["ArtifactCache", "CacheStats", "ENTRY_TEMP_PREFIX", "FORMAT_VERSION", "default_cache_dir", "make_key"]
 
 
 def default_cache_dir() -> Path:
