@@ -244,9 +244,10 @@ def _check_selection(cfg: Config) -> None:
 
 def check_device_option(device: str, option: str = "--device") -> None:
     """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; anything else is a usage error before torch starts."""
+    from remove_people.devices import is_device
     from remove_people.errors import UsageError
 
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+    if not is_device(device):
         raise UsageError(f"{option} {device}: expected auto, cpu, cuda or cuda:N")
 
 

@@ -19,6 +19,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from remove_people.devices import resolve_device
 from remove_people.settings import param
 from remove_people.stages.base import Stage
 
@@ -123,23 +124,6 @@ def feather_alpha(hole: np.ndarray, width: int) -> np.ndarray:
         return inside.astype(np.float32)
     dist = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
     return np.clip(dist / float(width), 0.0, 1.0).astype(np.float32) * inside
-
-
-def check_device(setting: str, where: str) -> None:
-    """Refuse a ``device`` setting that is not ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (before any model loads)."""
-    from remove_people.errors import UsageError
-
-    if not (setting in ("auto", "cpu", "cuda") or setting.startswith("cuda:")):
-        raise UsageError(f"{where}.device: {setting!r} is not auto, cpu, cuda or cuda:N")
-
-
-def resolve_device(setting: str) -> str:
-    """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; anything else is kept."""
-    if setting != "auto":
-        return setting
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class Inpainter(Stage):

@@ -38,10 +38,11 @@ from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
+from remove_people.devices import check_device, torch_device
 from remove_people.errors import UsageError, WeightsError
 from remove_people.models.weights_entry import Preprocessing
 from remove_people.settings import param
-from remove_people.stages.inpaint.base import CropParams, Inpainter, check_device, resolve_device
+from remove_people.stages.inpaint.base import CropParams, Inpainter
 
 log = logging.getLogger("remove_people.inpaint")
 
@@ -206,7 +207,7 @@ class TorchInpainter(Inpainter):
             import torch
 
             net = self.load_network(self.weights_path())
-            self._device = torch.device(resolve_device(self.params.device))
+            self._device = torch_device(self.params.device)
             self._dtype = torch.float32
             if self._device.type == "cuda":
                 self._dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.params.precision]
