@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from remove_people.shared_data import shared_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", ROOT.parent / "shared"))
+SHARED = shared_dir().resolve()  # remove_people/shared_data.py: $REMOVE_PEOPLE_SHARED, else ../shared
 
 
 def main() -> None:

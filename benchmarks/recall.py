@@ -36,12 +36,14 @@ from typing import Any
 
 import numpy as np
 
+from remove_people.shared_data import shared_dir
+
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 os.environ.setdefault("REMOVE_PEOPLE_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", ROOT.parent / "shared"))
+SHARED = shared_dir().resolve()  # remove_people/shared_data.py: $REMOVE_PEOPLE_SHARED, else ../shared
 COCO_DIR = SHARED / "data" / "coco-person"
 #: Raw detections are kept down to this confidence, so any higher threshold is a filter.
 RAW_CONF = 0.02

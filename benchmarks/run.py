@@ -51,8 +51,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from remove_people.shared_data import shared_dir
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", REPO.parent / "shared")).resolve()
+SHARED = shared_dir().resolve()  # remove_people/shared_data.py: $REMOVE_PEOPLE_SHARED, else ../shared
 COCO = SHARED / "data" / "coco-person"
 DEEPFILL_FIXTURE = SHARED / "fixtures" / "deepfillv2_tf" / "random_G_seed1101.pth"
 YOLO_WEIGHTS = "yolo11n-seg"

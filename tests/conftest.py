@@ -22,8 +22,10 @@ os.environ.setdefault("REMOVE_PEOPLE_OFFLINE", "1")
 os.environ.setdefault("REMOVE_PEOPLE_HOME", tempfile.mkdtemp(prefix="rp-home-"))
 os.environ.setdefault("REMOVE_PEOPLE_CACHE", tempfile.mkdtemp(prefix="rp-cache-"))
 
+from remove_people.shared_data import find_shared_dir, shared_candidates  # noqa: E402 - after the YOLO_* settings
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", REPO.parent / "shared")).resolve()
+SHARED = (find_shared_dir() or shared_candidates()[0]).resolve()
 os.environ.setdefault("REMOVE_PEOPLE_MODEL_DIR", str(SHARED / "weights"))
 
 

@@ -191,3 +191,17 @@ def _encode_16bit(
     if fmt == "PNG":
         return png16(pix, icc=icc, exif=exif, dpi=source.dpi)
     return tiff16(pix, icc=icc)
+
+
+def opencv_encode(suffix: str, array: np.ndarray, params: tuple[int, ...] | list[int] = ()) -> bytes:
+    """``cv2.imencode`` for the tool's own files (saved masks, compare strips, cache entries, reports,
+    training masks), which copy nothing from a source; a failure raises instead of writing nothing.
+
+    ``array`` is what OpenCV takes: gray (H, W) or BGR (H, W, 3).
+    """
+    import cv2
+
+    ok, buf = cv2.imencode(suffix, array, list(params))
+    if not ok:
+        raise OSError(f"OpenCV could not encode a {array.dtype} {array.shape} array as {suffix}")
+    return buf.tobytes()

@@ -35,6 +35,7 @@ from remove_people.pipeline.cache import ArtifactCache, make_key
 from remove_people.pipeline.inpaint_pool import InpaintPool, InpaintReply, parse_workers, plan_workers, run_inpaint
 from remove_people.pipeline.inputs import InputItem, InputSet
 from remove_people.pipeline.interrupts import sigterm_as_interrupt
+from remove_people.pipeline.encode import opencv_encode
 from remove_people.pipeline.formats import normalize_format
 from remove_people.pipeline.output_plan import format_suffix, plan_for_config, side_paths
 from remove_people.pipeline.summary import ImageOutcome, RunSummary
@@ -477,8 +478,7 @@ class Pipeline:
             atomic_write_bytes(w.out_path, data)
             mask_path, compare_path = side_paths(w.out_path)
             if run.get("save_masks") and w.mask is not None:
-                ok, buf = cv2.imencode(".png", w.mask)
-                atomic_write_bytes(mask_path, buf.tobytes())
+                atomic_write_bytes(mask_path, opencv_encode(".png", w.mask))
             if run.get("compare") and changed:
                 atomic_write_bytes(compare_path, compare_image(w.loaded.rgb, w.mask, w.result))
             return ImageOutcome(
@@ -528,5 +528,4 @@ def compare_image(original: np.ndarray, mask: np.ndarray, result: np.ndarray, he
         s = height / h
         panels.append(cv2.resize(img, (max(1, round(w * s)), height), interpolation=cv2.INTER_AREA))
     strip = np.concatenate(panels, axis=1)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    return buf.tobytes()
+    return opencv_encode(".jpg", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
