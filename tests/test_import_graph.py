@@ -1,4 +1,4 @@
-"""The package's import graph: no cycles among its modules.
+"""The package's import graph: no cycles among its modules, and no module over ~400 lines unexplained.
 
 What the cycle test checks: every ``import`` / ``from … import`` statement of every module of
 ``remove_people``, wherever it stands, function bodies included (the lazy imports that keep
@@ -17,6 +17,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "remove_people"
+#: A module may be longer than this only if its docstring says why (a line containing "Why so long").
+MAX_LINES = 400
 
 
 def _modules() -> dict[str, Path]:
@@ -146,3 +148,14 @@ def test_no_import_cycles_among_the_package_modules() -> None:
     graph = import_graph()
     assert len(graph) > 50  # the package was found
     assert cycles(graph) == []
+
+
+def test_no_module_over_400_lines_without_a_reason() -> None:
+    """Small modules with one job; a longer one says why in its docstring ("Why so long: …")."""
+    too_long = []
+    for name, path in sorted(_modules().items()):
+        text = path.read_text(encoding="utf-8")
+        n = text.count("\n")
+        if n > MAX_LINES and "Why so long" not in (ast.get_docstring(ast.parse(text)) or ""):
+            too_long.append(f"{name} ({n} lines)")
+    assert not too_long, "over 400 lines with no 'Why so long' in the docstring: " + ", ".join(too_long)

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from remove_people.errors import RemovePeopleError
-from remove_people.pipeline.inputs import InputItem, collect_inputs
+from remove_people.pipeline.inputs import collect_inputs
 from remove_people.stages.detect.base import Frame, Instance
 
 #: Detections down to this confidence are kept, so "after" can report weak leftovers too.

@@ -24,6 +24,12 @@ the reference computes the hole mask of the *first* batch item and uses it for
 every item; here each item uses its own mask, and the whole batch goes through
 batched matrix products (``bmm``) instead of per-item convolutions with
 per-item weights. The arithmetic is the same up to float summation order.
+
+Why so long (about 490 lines): the network is checked against the reference layer by
+layer (the parity fixtures in ``../shared/fixtures``), so its layer table, the published
+key mapping, the blocks, contextual attention, the generator, its loader and the SN-PatchGAN
+discriminator it is fine-tuned with stay in one file that reads side by side with the
+reference's ``networks.py`` / ``networks_tf.py``.
 """
 
 from __future__ import annotations
