@@ -20,12 +20,12 @@ def detect_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N images (the first N by id, or a random N with --seed)."),
     seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Draw --limit images at random with this seed."),
     detector: str = typer.Option("yolo", "--detector", help="yolo, or masks (the annotations' own person masks: a check of the evaluation itself)."),
-    detector_weights: Optional[str] = typer.Option(None, "--detector-weights", help="YOLO weights: a model-table name or a .pt path."),
+    detector_weights: O.DetectorWeights = None,
     conf: Optional[float] = typer.Option(None, "--conf", min=0.0, max=1.0, help="Detector threshold for AP (default: eval.detect_conf = 0.001)."),
     max_det: Optional[int] = typer.Option(None, "--max-det", min=1, max=10000, help="Detections per image for AP (default: eval.detect_max_det = 100)."),
     results_out: Optional[Path] = typer.Option(None, "--results", help="Also write the detections as a COCO results JSON (RLE masks, scores)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as JSON here."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report into this folder."),
+    json_out: O.JsonFile = None,
+    report: O.ReportDir = None,
     config: O.ConfigFiles = [],  # noqa: B006 - typer reads the default, never mutates it
     set_: O.Overrides = [],  # noqa: B006
     model_dir: O.ModelDir = None,

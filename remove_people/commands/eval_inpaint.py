@@ -22,8 +22,8 @@ def inpaint_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N images per set (the first N by name)."),
     seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Seed of the person-shaped holes (default: eval.seed)."),
     no_lpips: bool = typer.Option(False, "--no-lpips", help="Skip LPIPS."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report into this folder."),
+    json_out: O.JsonFile = None,
+    report: O.ReportDir = None,
     config: O.ConfigFiles = [],  # noqa: B006 - typer reads the default, never mutates it
     set_: O.Overrides = [],  # noqa: B006
     model_dir: O.ModelDir = None,

@@ -26,9 +26,9 @@ def removal_cmd(
     masks: Optional[Path] = typer.Option(None, "--masks", help="Folder of NAME.mask.png (default: beside the results, as --save-masks writes them; recomputed where missing)."),
     removal_conf: Optional[float] = typer.Option(None, "--conf", min=0.0, max=1.0, help="A person at least this confident counts as still there (default: eval.check_conf = 0.25 with annotations, else eval.removal_conf = 0.5)."),
     min_inside: float = typer.Option(0.5, "--min-inside", min=0.0, max=1.0, help="Share of a detected person's mask that must lie in the removed region."),
-    detector_weights: Optional[str] = typer.Option(None, "--detector-weights", help="YOLO weights: a model-table name or a .pt path."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML report into this folder."),
+    detector_weights: O.DetectorWeights = None,
+    json_out: O.JsonFile = None,
+    report: O.ReportDir = None,
     config: O.ConfigFiles = [],  # noqa: B006 - typer reads the default, never mutates it
     set_: O.Overrides = [],  # noqa: B006
     model_dir: O.ModelDir = None,

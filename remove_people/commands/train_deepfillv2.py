@@ -1,8 +1,5 @@
-"""``remove-people train deepfillv2``: fine-tune DeepFillv2 (generator + SN-PatchGAN).
-
-Mount with ``train_app.command("deepfillv2")(remove_people.commands.train_deepfillv2.train_deepfillv2)``
-under the ``train`` typer group. Heavy imports (torch) happen inside the function.
-"""
+"""``remove-people train deepfillv2``: fine-tune DeepFillv2, generator and SN-PatchGAN (defaults: ``training/configs.py``;
+torch is imported inside the function)."""
 
 from __future__ import annotations
 
@@ -11,12 +8,12 @@ from typing import Optional
 
 import typer
 
-from remove_people.commands.options import check_device_option, check_output_folder, check_training_data
+from remove_people.commands import options as O
 from remove_people.training.configs import DeepFillv2TrainConfig as D
 
 
 def train_deepfillv2(
-    data: Path = typer.Option(..., "--data", help="Folder of training photos, e.g. ../shared/data/train256."),
+    data: O.TrainingData,
     split: str = typer.Option(D.split, "--split", help="CSV with columns file,split; the 'train' rows are used."),
     out: Path = typer.Option(Path(D.out), "--out", help="Run folder: checkpoints/last.pt, generator.pth, losses.csv, summary.json."),
     init: Optional[str] = typer.Option(D.init, "--init", help="Published checkpoint to start from (path or model-table name, e.g. deepfillv2-places2-pt); default: random init."),
@@ -43,9 +40,7 @@ def train_deepfillv2(
     from remove_people.errors import UsageError
     from remove_people.training.deepfillv2 import train_deepfillv2 as run
 
-    check_training_data(data, split)
-    check_device_option(device)
-    check_output_folder(out, "--out")
+    O.check_training_options(data, split, device, out)
     if layout not in ("tf", "pt"):
         raise UsageError(f"--layout must be tf or pt, got {layout!r}")
     cfg = D(

@@ -1,8 +1,5 @@
-"""``remove-people train pconv``: train the partial-convolution U-Net.
-
-Mount with ``train_app.command("pconv")(remove_people.commands.train_pconv.train_pconv)``
-under a ``train`` typer group. Heavy imports (torch) happen inside the function.
-"""
+"""``remove-people train pconv``: train the partial-convolution U-Net (defaults: ``training/configs.py``; torch is
+imported inside the function, so ``--help`` stays fast)."""
 
 from __future__ import annotations
 
@@ -11,12 +8,12 @@ from typing import Optional
 
 import typer
 
-from remove_people.commands.options import check_device_option, check_output_folder, check_training_data
+from remove_people.commands import options as O
 from remove_people.training.configs import PConvTrainConfig as P
 
 
 def train_pconv(
-    data: Path = typer.Option(..., "--data", help="Folder of training photos, e.g. ../shared/data/train256."),
+    data: O.TrainingData,
     split: str = typer.Option(P.split, "--split", help="CSV with columns file,split (train/val/test); relative to --data unless it exists as given."),
     out: Path = typer.Option(Path(P.out), "--out", help="Run folder: checkpoints/last.pt, model.pt, best.pt, losses.csv, loss.png, summary.json."),
     epochs: int = typer.Option(P.epochs, "--epochs", min=0, max=100000, help="Epochs of the initial phase (Adam at --lr)."),
@@ -43,9 +40,7 @@ def train_pconv(
     from remove_people.errors import UsageError
     from remove_people.training.pconv import train_pconv as run
 
-    check_training_data(data, split)
-    check_device_option(device)
-    check_output_folder(out, "--out")
+    O.check_training_options(data, split, device, out)
     cfg = P(
         data=str(data), split=split, out=str(out), epochs=epochs, finetune_epochs=finetune_epochs,
         batch_size=batch_size, lr=lr, finetune_lr=finetune_lr, size=size, seed=seed, workers=workers,

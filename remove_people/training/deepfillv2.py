@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader
 from remove_people.devices import torch_device
 from remove_people.models.deepfillv2 import DeepFillv2Generator, SNPatchGANDiscriminator, load_generator, make_input
 from remove_people.models.loading import build, load_checkpoint
-from remove_people.training.checkpoints import rng_state, save_atomic, set_rng_state
+from remove_people.training.checkpoints import grad_scaler, last_checkpoint, mixed_precision, rng_state, save_atomic, set_rng_state
 from remove_people.training.configs import DeepFillv2TrainConfig
 from remove_people.training.data import EpochSampler, InpaintDataset, read_split
 from remove_people.training.masks import MaskMixer, PersonMasks, default_person_annotations
@@ -73,17 +73,12 @@ def read_losses(path: str | Path) -> list[dict[str, float]]:
 def train_deepfillv2(cfg: DeepFillv2TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Run (or resume) a fine-tuning; returns the summary (also written to ``out/summary.json``)."""
     data, out = Path(cfg.data), Path(cfg.out)
-    ckpt_path = out / "checkpoints" / "last.pt"
-    if ckpt_path.exists() and not resume:
-        raise FileExistsError(f"{ckpt_path} exists: resume it (--resume) or choose another --out")
     if cfg.size % 8:
         raise ValueError(f"--size must be a multiple of 8, got {cfg.size}")
-    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = last_checkpoint(out, resume)
     device = torch_device(cfg.device)
-    use_amp = bool(cfg.amp and device.type == "cuda")
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler_g = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    scaler_d = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    use_amp, amp_dtype = mixed_precision(device, cfg.amp)
+    scaler_g, scaler_d = grad_scaler(use_amp, amp_dtype), grad_scaler(use_amp, amp_dtype)
 
     files = read_split(data, cfg.split).get("train", [])
     if cfg.limit_train is not None:

@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader
 
 from remove_people.devices import torch_device
 from remove_people.pipeline.atomic import atomic_open
-from remove_people.training.checkpoints import rng_state, save_atomic, set_rng_state
+from remove_people.training.checkpoints import grad_scaler, last_checkpoint, mixed_precision, rng_state, save_atomic, set_rng_state
 from remove_people.training.configs import PConvTrainConfig
 from remove_people.training.data import EpochSampler, InpaintDataset, read_split
 from remove_people.training.masks import MaskMixer, PersonMasks, default_person_annotations
@@ -132,14 +132,10 @@ def train_pconv(cfg: PConvTrainConfig, resume: bool = False) -> dict[str, Any]:
 
     data = Path(cfg.data)
     out = Path(cfg.out)
-    ckpt_path = out / "checkpoints" / "last.pt"
-    if ckpt_path.exists() and not resume:
-        raise FileExistsError(f"{ckpt_path} exists: resume it (--resume) or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = last_checkpoint(out, resume)
     device = torch_device(cfg.device)
-    use_amp = bool(cfg.amp and device.type == "cuda")
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    use_amp, amp_dtype = mixed_precision(device, cfg.amp)
+    scaler = grad_scaler(use_amp, amp_dtype)
 
     splits = read_split(data, cfg.split)
     train_files = splits.get("train", [])
