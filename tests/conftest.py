@@ -45,7 +45,7 @@ def yolo_weights(shared: Path) -> Path:
 @pytest.fixture(scope="session")
 def standins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with TorchScript stand-ins of big-lama.pt and migan_traced.pt (see torchscript_standins.py)."""
-    from torchscript_standins import save_lama, save_migan
+    from helpers.torchscript_standins import save_lama, save_migan
 
     folder = tmp_path_factory.mktemp("standins")
     save_lama(folder / "big-lama.pt")

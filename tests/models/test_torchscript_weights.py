@@ -1,7 +1,7 @@
 """LaMa and MI-GAN weights: table entries, download with MD5 check, the checksum gate before torch.jit.load.
 
 The published files cannot be downloaded here, so TorchScript stand-ins with the same
-call signature (tests/torchscript_standins.py) are served from a 127.0.0.1 HTTP server;
+call signature (tests/helpers/torchscript_standins.py) are served from a 127.0.0.1 HTTP server;
 the table's URLs and MD5s are pointed at them for the test's process only.
 """
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -22,13 +21,13 @@ from remove_people.pipeline.image_reader import read_image
 from remove_people.pipeline.mask_reader import read_mask
 from remove_people.pipeline.png_tiff_16bit import png16
 
-sys.path.insert(0, str(Path(__file__).parent))
-from badinputs import (  # noqa: E402
+from helpers.badinputs import (
     jpeg_with_declared_size,
     make_bad_inputs,
     make_odd_valid_inputs,
     png_with_declared_size,
 )
+
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 

@@ -1,6 +1,6 @@
 """The ``lama`` and ``migan`` inpainters and their torch base, through TorchScript stand-ins.
 
-The stand-ins (tests/torchscript_standins.py) have the published files' call signatures
+The stand-ins (tests/helpers/torchscript_standins.py) have the published files' call signatures
 and raise on any input that breaks the networks' conventions (value range, mask
 polarity and values, size), and they fill a hole with the mean colour of the *known*
 pixels; so on a flat-coloured photo with a red hole, the right fill is the flat colour,
