@@ -30,8 +30,10 @@ import sys
 import time
 from pathlib import Path
 
+from remove_people.shared_data import shared_dir
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", REPO.parent / "shared")).resolve()
+SHARED = shared_dir().resolve()  # remove_people/shared_data.py: $REMOVE_PEOPLE_SHARED, else ../shared
 WEIGHTS = {"tf": "fixtures/deepfillv2_tf/random_G_seed1101.pth", "pt": "fixtures/deepfillv2_pt/random_G_seed2202.pth"}
 PHOTOS = ["000000000139.jpg", "000000030752.jpg", "000000034417.jpg", "000000069468.jpg"]
 LARGE_SIDE = 4000

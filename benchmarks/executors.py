@@ -22,8 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from remove_people.shared_data import shared_dir
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", REPO.parent / "shared")).resolve()
+SHARED = shared_dir().resolve()  # remove_people/shared_data.py: $REMOVE_PEOPLE_SHARED, else ../shared
 os.environ.setdefault("REMOVE_PEOPLE_MODEL_DIR", str(SHARED / "weights"))
 os.environ.setdefault("REMOVE_PEOPLE_OFFLINE", "1")
 os.environ.setdefault("YOLO_OFFLINE", "1")

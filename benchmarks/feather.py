@@ -11,7 +11,7 @@ untouched photo would let feathering copy the answer, so the input is corrupted 
   around a person.
 
 Feathering changes only the paste, not the fill, so each (image, ring) is filled once per inpainter
-(feather 0) and the feathered paste is re-applied with the base class's own ``feather_alpha``;
+(feather 0) and the feathered paste is re-applied with the base class's own ``blend_into_hole``;
 ``--check`` verifies that shortcut against the real ``inpaint(feather=N)`` call.
 
 Usage: python benchmarks/feather.py [--scenes ../shared/data/scenes] [--feathers 0 4 8] [--rings 0 9]
@@ -31,10 +31,8 @@ import cv2
 import numpy as np
 
 from remove_people.config import build_stage
-from remove_people.stages.inpaint.base import feather_alpha
-
-CLOTHES = np.array([60, 70, 120], np.uint8)  # the stand-in for what the hole hid
-
+from remove_people.evaluation.seams import corrupt, edge_band
+from remove_people.stages.inpaint.base import blend_into_hole
 
 def load_scenes(root: Path, limit: int | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
     rows = list(csv.DictReader((root / "manifest.csv").open()))[: limit or None]
@@ -44,31 +42,6 @@ def load_scenes(root: Path, limit: int | None) -> list[tuple[str, np.ndarray, np
         hole = (cv2.imread(str(root / r["mask"]), cv2.IMREAD_GRAYSCALE) > 127).astype(np.uint8) * 255
         out.append((r["name"], rgb, hole))
     return out
-
-
-def corrupt(rgb: np.ndarray, hole: np.ndarray, ring: int) -> np.ndarray:
-    """Paint the hole, except its outer ``ring`` pixels, with a foreign colour."""
-    inside = (hole > 0).astype(np.uint8)
-    core = cv2.distanceTransform(inside, cv2.DIST_L2, 5) > ring if ring > 0 else inside.astype(bool)
-    out = rgb.copy()
-    out[core] = CLOTHES
-    return out
-
-
-def feathered(inp: np.ndarray, fill: np.ndarray, hole: np.ndarray, width: int) -> np.ndarray:
-    """The base class's paste: alpha ramp inside the hole, rounded; outside the hole untouched."""
-    alpha = feather_alpha(hole, width)[..., None]
-    blended = np.clip(np.rint(alpha * fill.astype(np.float32) + (1 - alpha) * inp.astype(np.float32)), 0, 255).astype(np.uint8)
-    out = inp.copy()
-    inside = hole > 0
-    out[inside] = blended[inside]
-    return out
-
-
-def edge_band(hole: np.ndarray, width: int) -> np.ndarray:
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
-    h = (hole > 0).astype(np.uint8)
-    return cv2.dilate(h, k).astype(bool) & ~cv2.erode(h, k).astype(bool)
 
 
 class Lpips:
@@ -127,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 inp = corrupt(gt, hole, ring)
                 fill = inp0.inpaint(inp, hole)
                 for f in args.feathers:
-                    out = feathered(inp, fill, hole, f)
+                    out = blend_into_hole(inp, fill, hole, f)
                     if args.check:
                         direct = build_stage("inpaint", name, feather=f).inpaint(inp, hole)
                         diff = int(np.abs(direct.astype(int) - out.astype(int)).max())

@@ -38,8 +38,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from remove_people.shared_data import shared_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", ROOT.parent / "shared")).resolve()
+SHARED = shared_dir().resolve()  # remove_people/shared_data.py: $REMOVE_PEOPLE_SHARED, else ../shared
 COCO = SHARED / "data" / "coco-person"
 SCENES = SHARED / "data" / "scenes"
 SIZES = (0.01, 0.05, 0.10, 0.20, 0.40)

@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from remove_people.shared_data import shared_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", ROOT.parent / "shared"))
+SHARED = shared_dir().resolve()  # remove_people/shared_data.py: $REMOVE_PEOPLE_SHARED, else ../shared
 
 
 def main() -> None:
@@ -46,7 +48,7 @@ def main() -> None:
         os.environ.setdefault(k, v)
 
     from remove_people.config import Config, build_stage
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
     from remove_people.pipeline.inputs import collect_inputs
     from remove_people.stages.detect.base import Frame
     from remove_people.stages.inpaint.base import hole_regions

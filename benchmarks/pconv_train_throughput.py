@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from remove_people.models.losses import InpaintingLoss  # noqa: E402
 from remove_people.models.pconv import PConvUNet  # noqa: E402
+from remove_people.shared_data import shared_dir  # noqa: E402
 from remove_people.training.masks import lines_circles_mask, mask_rng  # noqa: E402
 
 
@@ -61,7 +62,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--amp", action="store_true", help="autocast on CUDA (bf16)")
-    ap.add_argument("--vgg", default=os.environ.get("PCONV_VGG", str(Path(__file__).resolve().parents[2] / "shared" / "weights" / "vgg16_features_pool3.pth")))
+    ap.add_argument("--vgg", default=os.environ.get("PCONV_VGG", str(shared_dir() / "weights" / "vgg16_features_pool3.pth")))
     ap.add_argument("--epochs", type=int, default=55)
     ap.add_argument("--finetune-epochs", type=int, default=10)
     ap.add_argument("--train-images", type=int, default=2320)

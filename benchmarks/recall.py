@@ -36,12 +36,14 @@ from typing import Any
 
 import numpy as np
 
+from remove_people.shared_data import shared_dir
+
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 os.environ.setdefault("REMOVE_PEOPLE_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", ROOT.parent / "shared"))
+SHARED = shared_dir().resolve()  # remove_people/shared_data.py: $REMOVE_PEOPLE_SHARED, else ../shared
 COCO_DIR = SHARED / "data" / "coco-person"
 #: Raw detections are kept down to this confidence, so any higher threshold is a filter.
 RAW_CONF = 0.02
@@ -97,7 +99,7 @@ def raw_detections(p: Pass, scratch: Path) -> dict[str, Any]:
     from pycocotools import mask as mask_utils
 
     from remove_people.config import build_stage
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
     from remove_people.stages.detect.base import Frame
     from remove_people.stages.detect.merge import flip_back
 
@@ -177,7 +179,7 @@ def _photo(file_name: str) -> tuple[np.ndarray, Any]:
     from pycocotools.coco import COCO
 
     from remove_people.evaluation.removal_score import coco_ground_truth
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
 
     global _COCO
     if _COCO is None:
@@ -283,7 +285,7 @@ def speed(rounds: int = 1) -> dict[str, Any]:
     machine shared with other jobs slows both alike. CPU seconds are process time (all threads).
     """
     from remove_people.config import Config, build_stage
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
     from remove_people.stages.detect.base import Frame
 
     dets = {

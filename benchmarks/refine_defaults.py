@@ -18,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from remove_people.shared_data import shared_dir
+
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", ROOT.parent / "shared"))
+SHARED = shared_dir().resolve()  # remove_people/shared_data.py: $REMOVE_PEOPLE_SHARED, else ../shared
 
 
 def main() -> None:
@@ -33,7 +35,7 @@ def main() -> None:
     from pycocotools.coco import COCO
 
     from remove_people.config import build_stage
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
     from remove_people.stages.detect.base import Frame
 
     coco = COCO(str(SHARED / "data/coco-person/annotations/instances.json"))

@@ -51,8 +51,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from remove_people.shared_data import shared_dir
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", REPO.parent / "shared")).resolve()
+SHARED = shared_dir().resolve()  # remove_people/shared_data.py: $REMOVE_PEOPLE_SHARED, else ../shared
 COCO = SHARED / "data" / "coco-person"
 DEEPFILL_FIXTURE = SHARED / "fixtures" / "deepfillv2_tf" / "random_G_seed1101.pth"
 YOLO_WEIGHTS = "yolo11n-seg"
@@ -322,7 +324,7 @@ def case_detect(spec: dict) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from remove_people.config import Config, build_stage
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
     from remove_people.pipeline.inputs import collect_inputs
     from remove_people.stages.detect.base import Frame
 
@@ -397,7 +399,7 @@ def bench_detect(input_dir: Path, repeats: int, threads: int, sets: list[str] | 
     ``sets``: ``--set`` overrides for our side only (``detect.yolo.backend=torch`` shows the gain
     without OpenVINO); the CLI always runs the ``.pt`` with ultralytics' defaults.
     """
-    from remove_people.models.weights import resolve_weights
+    from remove_people.models.resolve import resolve_weights
 
     os.environ.update({k: v for k, v in child_env().items() if k.startswith(("REMOVE_PEOPLE", "YOLO"))})
     weights = str(resolve_weights(YOLO_WEIGHTS))

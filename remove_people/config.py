@@ -24,8 +24,10 @@ import yaml
 from remove_people.errors import UsageError
 from remove_people.sections import section_schemas
 from remove_people.settings import check_field, check_mapping, fields_of
+from remove_people.stages import STAGES
 
-STAGES = ("detect", "refine", "inpaint")
+#: Top-level YAML keys that only hold anchors for other sections to merge (``x-crop``).
+ANCHOR_PREFIX = "x-"
 
 
 def default_config_path() -> Path:
@@ -38,7 +40,11 @@ def default_config_path() -> Path:
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping; a bad file is a usage error naming the file."""
+    """Read a YAML mapping; a bad file is a usage error naming the file.
+
+    Top-level keys starting with ``x-`` are dropped: they hold YAML anchors that sections merge
+    (``<<: *crop`` in ``default.yaml``; the convention docker-compose uses), never settings.
+    """
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
@@ -49,7 +55,7 @@ def load_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"{path}: a config file must be a mapping of sections")
-    return data
+    return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(ANCHOR_PREFIX))}
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any], where: str) -> None:
@@ -288,10 +294,10 @@ def apply_model_settings(config: Config, quiet: bool | None = None) -> None:
     values fall back to the environment variables. ``quiet`` (``--quiet``) silences the
     substitute-weights notice and download bars; ``None`` leaves it as it is.
     """
-    from remove_people.models import weights
+    from remove_people.models.locations import configure
 
     m = config.models
-    weights.configure(model_dir=m.get("dir"), offline=m.get("offline"), quiet=quiet)
+    configure(model_dir=m.get("dir"), offline=m.get("offline"), quiet=quiet)
 
 
 def build_stage(stage: str, name: str | None = None, config: Config | None = None, **overrides: Any) -> Any:
@@ -314,7 +320,6 @@ def build_stage(stage: str, name: str | None = None, config: Config | None = Non
 
 __all__ = [
     "Config",
-    "STAGES",
     "apply_model_settings",
     "build_stage",
     "default_config_path",

@@ -26,6 +26,12 @@ class InputError(RemovePeopleError):
         super().__init__(f"{path}: {reason}" if path is not None else reason)
 
 
+def one_line(text: object, limit: int = 160) -> str:
+    """Exception text squeezed onto one line (the runner prints one line per file)."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
 def short_reason(err: RemovePeopleError) -> str:
     """The message without a leading path: an ``InputError``'s reason (callers name the
     photo their own way, by its path relative to the input), else the whole message."""

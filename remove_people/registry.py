@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
-from typing import Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 from remove_people.errors import UsageError
 
 T = TypeVar("T")
+
+
+def import_target(target: str) -> Any:
+    """The object a ``"package.module:Attr.sub"`` string names (entry points, lazy plugins, table builders)."""
+    module_name, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split(".") if attr else []:
+        obj = getattr(obj, part)
+    return obj
 
 
 class Registry(Generic[T]):
@@ -75,11 +84,7 @@ class Registry(Generic[T]):
             raise UsageError(
                 f"unknown {self.name} {name!r}; valid {self.name}s: {', '.join(self.names())}"
             )
-        target = self._lazy[name]
-        module_name, _, attr = target.partition(":")
-        obj = importlib.import_module(module_name)
-        for part in attr.split(".") if attr else []:
-            obj = getattr(obj, part)
-        self._objects[name] = obj  # type: ignore[assignment]
+        obj = import_target(self._lazy[name])
+        self._objects[name] = obj
         del self._lazy[name]
         return obj  # type: ignore[return-value]

@@ -21,8 +21,14 @@ from typing import Any, Iterable, Mapping
 from remove_people.errors import UsageError
 
 _MISSING = dataclasses.MISSING
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
+#: The words a switch accepts, in settings and in environment variables alike (REMOVE_PEOPLE_OFFLINE).
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+
+
+def is_true_word(text: str) -> bool:
+    """Whether ``text`` is one of :data:`TRUE_WORDS`, whatever its case and surrounding spaces."""
+    return text.strip().lower() in TRUE_WORDS
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,8 @@ def _convert(value: Any, alt: str, b: Bounds) -> Any:
             return value
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
+        if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+            return is_true_word(value)
         raise _Mismatch
     if base == "int":
         if isinstance(value, bool):

@@ -22,8 +22,10 @@ os.environ.setdefault("REMOVE_PEOPLE_OFFLINE", "1")
 os.environ.setdefault("REMOVE_PEOPLE_HOME", tempfile.mkdtemp(prefix="rp-home-"))
 os.environ.setdefault("REMOVE_PEOPLE_CACHE", tempfile.mkdtemp(prefix="rp-cache-"))
 
+from remove_people.shared_data import find_shared_dir, shared_candidates  # noqa: E402 - after the YOLO_* settings
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("REMOVE_PEOPLE_SHARED", REPO.parent / "shared")).resolve()
+SHARED = (find_shared_dir() or shared_candidates()[0]).resolve()
 os.environ.setdefault("REMOVE_PEOPLE_MODEL_DIR", str(SHARED / "weights"))
 
 
@@ -43,7 +45,7 @@ def yolo_weights(shared: Path) -> Path:
 @pytest.fixture(scope="session")
 def standins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with TorchScript stand-ins of big-lama.pt and migan_traced.pt (see torchscript_standins.py)."""
-    from torchscript_standins import save_lama, save_migan
+    from helpers.torchscript_standins import save_lama, save_migan
 
     folder = tmp_path_factory.mktemp("standins")
     save_lama(folder / "big-lama.pt")
@@ -57,8 +59,9 @@ def standin_table(standins: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     stand-ins pass the checksum gate as the published files would; returns the stand-ins' folder."""
     import dataclasses
 
-    from remove_people.models import weights as W
+    from remove_people.models.hashing import md5_file
+    from remove_people.models.weights_table import WEIGHTS
 
     for name, fname in (("lama", "big-lama.pt"), ("migan", "migan_traced.pt")):
-        monkeypatch.setitem(W.WEIGHTS, name, dataclasses.replace(W.WEIGHTS[name], md5=W.md5_file(standins / fname)))
+        monkeypatch.setitem(WEIGHTS, name, dataclasses.replace(WEIGHTS[name], md5=md5_file(standins / fname)))
     return standins

@@ -81,6 +81,26 @@ def test_every_numeric_setting_has_a_sane_range(where: str, f: dataclasses.Field
             check_field(f, nan, where)
 
 
+def test_crop_keys_are_written_once_and_are_the_crop_dataclass_defaults() -> None:
+    """The five crop keys stand once in default.yaml (the ``x-crop`` anchor every inpaint section merges),
+    equal to ``CropParams``'s defaults; ``x-`` keys never become config sections."""
+    import yaml
+
+    text = default_config_path().read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    assert raw["x-crop"] == defaults_of(CropParams)
+    assert text.count("\n    <<: *crop") == len(raw["inpaint"]) - 1  # every plugin section but `plugin:`
+    assert "min_margin: 32" not in text.split("x-crop:")[1].split("inpaint:")[1]  # no section repeats a default
+    assert "x-crop" not in load_yaml(default_config_path()) and "x-crop" not in Config.load().data
+
+
+def test_a_user_config_may_merge_anchors_too(tmp_path) -> None:
+    f = tmp_path / "mine.yaml"
+    f.write_text("x-wide: &wide {margin: 1.5, min_margin: 64}\ninpaint:\n  telea: {<<: *wide, radius: 3}\n")
+    cfg = Config.load([f])
+    assert cfg.plugin_params("inpaint", "telea") == {**defaults_of(CropParams), "margin": 1.5, "min_margin": 64, "radius": 3}
+
+
 def test_values_are_converted_once_and_typed() -> None:
     cfg = Config.load(overrides=["refine.dilate=12.0", "run.quality=85", "inpaint.margin=1", "run.inpaint_workers=3", "run.format=PNG"])
     assert cfg.plugin_params("refine")["dilate"] == 12 and isinstance(cfg.plugin_params("refine")["dilate"], int)

@@ -36,7 +36,8 @@ def cache_clear(
     stage: Annotated[list[str], typer.Option("--stage", metavar="STAGE", help="Clear only this stage (detect, refine, inpaint). Repeatable.")] = [],  # noqa: B006
 ) -> None:
     """Delete cached artifacts (all stages, or those named with --stage)."""
-    from remove_people.pipeline.cache import STAGES, ArtifactCache
+    from remove_people.pipeline.cache import ArtifactCache
+    from remove_people.stages import STAGES
 
     bad = [s for s in stage if s not in STAGES]
     if bad:

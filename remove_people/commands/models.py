@@ -25,7 +25,11 @@ from rich.table import Table
 
 from remove_people.commands import options as O
 from remove_people.errors import UsageError, WeightsError
-from remove_people.models import weights as W
+from remove_people.models.hashing import md5_file, sha256_file
+from remove_people.models.locations import cache_dir, model_dirs
+from remove_people.models.resolve import Location, WEIGHT_SUFFIXES, find_local, resolve_weights
+from remove_people.models.weights_entry import Role
+from remove_people.models.weights_table import WEIGHTS, entry_for_sha256, get_entry, iter_entries
 
 app = O.new_app(
     "Known weights: list, fetch, verify, info. Files are looked up in --model-dir / "
@@ -72,7 +76,7 @@ def _human(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _where(loc: W.Location | None) -> tuple[str, str]:
+def _where(loc: Location | None) -> tuple[str, str]:
     if loc is None:
         return "[red]no[/red]", ""
     if loc.substitute_for:
@@ -84,7 +88,7 @@ def _where(loc: W.Location | None) -> tuple[str, str]:
 @O.command(app, "list")
 def list_cmd(
     model_dir: O.ModelDir = None,
-    role: Annotated[Optional[str], typer.Option("--role", metavar="ROLE", help="Only this role: " + ", ".join(r.value for r in W.Role))] = None,
+    role: Annotated[Optional[str], typer.Option("--role", metavar="ROLE", help="Only this role: " + ", ".join(r.value for r in Role))] = None,
     offline: O.Offline = None,
     config: O.ConfigFiles = [],  # noqa: B006 - typer reads the default, never mutates it
     set_: O.Overrides = [],  # noqa: B006
@@ -92,16 +96,16 @@ def list_cmd(
     """Every known weight: name, role, size, licence, whether it is on disk and where (looked up as `run` does)."""
     cfg = _settings(model_dir, offline, config, set_)
     try:
-        entries = list(W.iter_entries(role))
+        entries = list(iter_entries(role))
     except ValueError:
-        raise UsageError(f"--role {role}: valid roles: {', '.join(r.value for r in W.Role)}") from None
+        raise UsageError(f"--role {role}: valid roles: {', '.join(r.value for r in Role)}") from None
     used = _used_by_run(cfg)
     table = Table(title="Known weights", show_lines=False)
     for col in ("name", "role", "size", "licence", "present", "where"):
         table.add_column(col, overflow="fold")
     for e in entries:
         try:
-            loc = W.find_local(e)
+            loc = find_local(e)
         except OSError:
             loc = None
         present, where = _where(loc)
@@ -127,13 +131,13 @@ def fetch_cmd(
     """
     _settings(model_dir, offline, config, set_)
     for name in names:
-        W.get_entry(name)  # an unknown name is a usage error before anything is downloaded
+        get_entry(name)  # an unknown name is a usage error before anything is downloaded
     console = _console()
     failed: list[str] = []
     for name in names:
         try:
-            path = W.resolve_weights(name, progress=True)
-            if openvino and W.get_entry(name).role == W.Role.DETECTOR:
+            path = resolve_weights(name, progress=True)
+            if openvino and get_entry(name).role == Role.DETECTOR:
                 from remove_people.models.openvino_runtime import openvino_model
 
                 console.print(f"{name}: {path}", highlight=False, soft_wrap=True, markup=False)
@@ -152,13 +156,13 @@ def _verify_folder(folder: Path, where: str, table: Table) -> int:
     bad = 0
     if not folder.is_dir():
         return 0
-    by_name = {e.filename: e for e in W.WEIGHTS.values()}
+    by_name = {e.filename: e for e in WEIGHTS.values()}
     for f in sorted(folder.iterdir()):
-        if not f.is_file() or f.name.startswith(".") or f.suffix.lower() not in W.WEIGHT_SUFFIXES:
+        if not f.is_file() or f.name.startswith(".") or f.suffix.lower() not in WEIGHT_SUFFIXES:
             continue
-        digest = W.sha256_file(f)
+        digest = sha256_file(f)
         named = by_name.get(f.name)
-        hashed = W.entry_for_sha256(digest)
+        hashed = entry_for_sha256(digest)
         if named is not None and named.sha256 is not None:
             if digest == named.sha256:
                 status = "[green]ok[/green]"
@@ -168,7 +172,7 @@ def _verify_folder(folder: Path, where: str, table: Table) -> int:
             entry_name = named.name
         elif named is not None and named.md5 is not None:
             # Only an MD5 is published (IOPaint's TorchScript files): check it; the sha256 column is ours to record.
-            if W.md5_file(f) == named.md5:
+            if md5_file(f) == named.md5:
                 status = "[green]ok[/green] (published md5)"
             else:
                 status = f"[red]MISMATCH[/red] (expected md5 {named.md5})"
@@ -197,9 +201,9 @@ def verify_cmd(
     for col in ("file", "in", "entry", "sha256", "status"):
         table.add_column(col, overflow="fold")
     bad = 0
-    for folder in W.model_dirs():
+    for folder in model_dirs():
         bad += _verify_folder(folder, "model-dir", table)
-    bad += _verify_folder(W.cache_dir(), "cache", table)
+    bad += _verify_folder(cache_dir(), "cache", table)
     _console().print(table)
     if bad:
         O.err_console.print(f"{bad} file(s) do not match their sha256", markup=False)
@@ -216,8 +220,8 @@ def info_cmd(
 ) -> None:
     """One entry in full: file, mirrors, sha256, licence, preprocessing, builder, and where it was found."""
     _settings(model_dir, offline, config, set_)
-    e = W.get_entry(name)
-    loc = W.find_local(e)
+    e = get_entry(name)
+    loc = find_local(e)
     present, where = _where(loc)
     pre = e.preprocessing
     table = Table(show_header=False, title=e.name)
@@ -237,6 +241,7 @@ def info_cmd(
         ("mask", pre.mask_polarity or "no mask input"),
         ("native size", str(pre.native_size) if pre.native_size else "any"),
         ("size multiple", str(pre.size_multiple) if pre.size_multiple else "any"),
+        ("fixed size", "yes: exactly native size" if pre.fixed_size else "no"),
         ("normalisation", f"mean {pre.mean}, std {pre.std}" if pre.mean else "none"),
         ("notes", pre.notes),
         ("builder", e.builder or ""),
@@ -244,7 +249,7 @@ def info_cmd(
         ("fallbacks", ", ".join(e.fallbacks)),
         ("present", present),
         ("found at", where),
-        ("searched", os.pathsep.join(str(p) for p in [*W.model_dirs(), W.cache_dir()])),
+        ("searched", os.pathsep.join(str(p) for p in [*model_dirs(), cache_dir()])),
     ]
     for k, v in rows:
         if v:

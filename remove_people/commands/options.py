@@ -126,6 +126,9 @@ Offline = Annotated[
         "Default: $REMOVE_PEOPLE_OFFLINE.",
     ),
 ]
+JsonFile = Annotated[Optional[Path], typer.Option("--json", metavar="FILE", help="Write the results as JSON here.")]
+ReportDir = Annotated[Optional[Path], typer.Option("--report", metavar="DIR", help="Write a self-contained HTML report into this folder.")]
+TrainingData = Annotated[Path, typer.Option("--data", metavar="DIR", help="Folder of training photos, e.g. ../shared/data/train256.", show_default=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress or tables; errors only.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print each image's outcome.")]
 JsonSummary = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")]
@@ -242,16 +245,10 @@ def _check_selection(cfg: Config) -> None:
     Selector.from_config(cfg)
 
 
-def check_device_option(device: str, option: str = "--device") -> None:
-    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; anything else is a usage error before torch starts."""
-    from remove_people.errors import UsageError
-
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
-        raise UsageError(f"{option} {device}: expected auto, cpu, cuda or cuda:N")
-
-
-def check_training_data(data: Path, split: str) -> None:
-    """``--data`` is a folder and ``--split`` a file (as given, else inside ``--data``), before torch starts."""
+def check_training_options(data: Path, split: str, device: str, out: Path) -> None:
+    """The train commands' ``--data`` (a folder), ``--split`` (a file, as given, else inside ``--data``),
+    ``--device`` and ``--out`` (not a file), all checked before torch starts."""
+    from remove_people.devices import is_device
     from remove_people.errors import UsageError
 
     if not data.is_dir():
@@ -259,6 +256,9 @@ def check_training_data(data: Path, split: str) -> None:
     p = Path(split)
     if not (p.is_file() or (not p.is_absolute() and (data / p).is_file())):
         raise UsageError(f"--split {split}: no such file (looked as given and in {data}); a CSV with columns file,split")
+    if not is_device(device):
+        raise UsageError(f"--device {device}: expected auto, cpu, cuda or cuda:N")
+    check_output_folder(out, "--out")
 
 
 def check_output_folder(path: Path, option: str) -> None:
@@ -273,11 +273,12 @@ def check_output_folder(path: Path, option: str) -> None:
 def weights_scope() -> Iterator[None]:
     """Restore the process's weights settings afterwards, so one in-process command's
     ``--model-dir``/``--offline`` never leaks into the next (tests, the Python API)."""
-    from remove_people.models import weights
+    from remove_people.models.locations import configure, configured
+    from remove_people.models.resolve import forget_notices
 
-    saved = weights.configured()
-    weights.forget_notices()
+    saved = configured()
+    forget_notices()
     try:
         yield
     finally:
-        weights.configure(**saved)
+        configure(**saved)

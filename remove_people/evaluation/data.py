@@ -1,35 +1,18 @@
-"""Where the evaluation data lives by default, and reading it as plain arrays.
+"""The evaluation data's folders (in the shared data folder, ``remove_people/shared_data.py``), and
+reading it as plain arrays.
 
-Why a helper: every eval command defaults to the read-only ``../shared`` folder
-beside the checkout (or ``$REMOVE_PEOPLE_SHARED``, or ``eval.shared`` in the
-config), and a missing folder must say exactly which option to pass instead.
+Why a helper: every eval command defaults to the read-only ``../shared`` folder (or
+``$REMOVE_PEOPLE_SHARED``, or ``eval.shared`` in the config), and a missing folder must say
+exactly which option to pass instead.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from remove_people.errors import UsageError
-
-
-def shared_dir(configured: str | None = None) -> Path:
-    """``eval.shared`` if set, else ``$REMOVE_PEOPLE_SHARED``, else ``../shared`` (cwd, then beside the checkout)."""
-    candidates: list[Path] = []
-    if configured:
-        candidates.append(Path(configured).expanduser())
-    if os.environ.get("REMOVE_PEOPLE_SHARED"):
-        candidates.append(Path(os.environ["REMOVE_PEOPLE_SHARED"]))
-    candidates += [Path("..") / "shared", Path(__file__).resolve().parents[3] / "shared"]
-    for c in candidates:
-        if (c / "data").is_dir():
-            return c
-    raise UsageError(
-        f"evaluation data not found (looked in {', '.join(str(c) for c in candidates)}); "
-        "set REMOVE_PEOPLE_SHARED or --set eval.shared=PATH, or pass the data folders explicitly"
-    )
+from remove_people.shared_data import shared_dir
 
 
 def coco_person_dir(configured: str | None = None) -> Path:
@@ -42,7 +25,7 @@ def scenes_dir(configured: str | None = None) -> Path:
 
 def load_rgb(path: Path) -> np.ndarray:
     """An upright RGB uint8 array; bad files raise ``InputError`` naming the file."""
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
 
     return read_image(Path(path)).rgb
 
@@ -50,7 +33,7 @@ def load_rgb(path: Path) -> np.ndarray:
 def load_hole(path: Path, shape: tuple[int, int]) -> np.ndarray:
     """A hole mask (uint8, 255 = hole) of exactly ``shape``; a size mismatch is an error, not a resize."""
     from remove_people.errors import InputError
-    from remove_people.pipeline.imageio import read_mask
+    from remove_people.pipeline.mask_reader import read_mask
 
     m = read_mask(Path(path))
     if m.shape != shape:

@@ -22,8 +22,7 @@ import numpy as np
 from remove_people.errors import InputError, RemovePeopleError, UsageError
 from remove_people.evaluation.inpaint_metrics import mean_scores, score_image
 from remove_people.evaluation.person_holes import PersonHoles
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+from remove_people.pipeline.formats import IMAGE_SUFFIXES
 
 
 @dataclass

@@ -83,15 +83,15 @@ class LpipsMetric:
         import lpips
         import torch
 
-        from remove_people.models.weights import load_checkpoint, resolve_weights
+        from remove_people.models.loading import build
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torchvision's "pretrained is deprecated"
             self.model = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False, spatial=True)
-        state = load_checkpoint(resolve_weights("alexnet-features"))
+        state = build("alexnet-features").state_dict()  # the table's AlexNet trunk, checked and loaded weights_only
         mapped = {}
         for key, value in state.items():
-            idx, rest = key.removeprefix("features.").split(".", 1)
+            idx, rest = key.split(".", 1)
             mapped[f"slice{_ALEX_SLICE[int(idx)]}.{idx}.{rest}"] = value
         self.model.net.load_state_dict(mapped, strict=True)
         self.model.eval().requires_grad_(False)

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from remove_people.errors import RemovePeopleError
-from remove_people.pipeline.inputs import InputItem, collect_inputs
+from remove_people.pipeline.inputs import collect_inputs
 from remove_people.stages.detect.base import Frame, Instance
 
 #: Detections down to this confidence are kept, so "after" can report weak leftovers too.
@@ -48,7 +48,7 @@ def match_pairs(originals: Path, results: Path, masks: Path | None = None) -> tu
 
     Returns the pairs and the relative paths of originals that have no result.
     """
-    from remove_people.evaluation.inpaint_bench import IMAGE_SUFFIXES
+    from remove_people.pipeline.formats import IMAGE_SUFFIXES
 
     inputs = collect_inputs(originals)
     pairs, problems = [], []
@@ -87,7 +87,7 @@ def evaluate_removal(
 ) -> dict[str, Any]:
     """Detect on originals and results; see the module docstring for what is counted."""
     from remove_people.evaluation.data import load_rgb
-    from remove_people.pipeline.imageio import read_mask
+    from remove_people.pipeline.mask_reader import read_mask
 
     per_image: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
@@ -151,7 +151,7 @@ class GtPair:
 
 def match_records(records: list[Any], results: Path, masks: Path | None = None) -> list[GtPair]:
     """Each COCO record's result under ``results`` (same relative path, any image suffix) and mask."""
-    from remove_people.evaluation.inpaint_bench import IMAGE_SUFFIXES
+    from remove_people.pipeline.formats import IMAGE_SUFFIXES
 
     out = []
     mask_root = masks or results
@@ -172,7 +172,8 @@ def choose_check_weights(mask_weights: list[str], configured: str | None = None)
     file differs from every mask-making one; else (an ensemble of every model we have) the
     last candidate, flagged, and the ground-truth figures are the measure to trust.
     """
-    from remove_people.models.weights import resolve_weights, sha256_file
+    from remove_people.models.hashing import sha256_file
+    from remove_people.models.resolve import resolve_weights
 
     made = {sha256_file(resolve_weights(w)) for w in mask_weights}
     if configured and configured != "auto":
@@ -185,7 +186,7 @@ def choose_check_weights(mask_weights: list[str], configured: str | None = None)
 
 def lossy_reason(path: Path) -> str | None:
     """Why a result cannot be scored by changed pixels (a lossy format), or ``None`` when it can."""
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
 
     loaded = read_image(path)
     if loaded.format == "JPEG" or (loaded.format == "WEBP" and loaded.webp_lossless is False):
@@ -209,7 +210,7 @@ def evaluate_removal_gt(
     """
     from remove_people.evaluation.data import load_rgb
     from remove_people.evaluation.removal_score import RemovalTally, coco_ground_truth, repainted_pixels, residual_conf, score_image
-    from remove_people.pipeline.imageio import read_mask
+    from remove_people.pipeline.mask_reader import read_mask
 
     tally = RemovalTally()
     failures: list[str] = []
@@ -263,7 +264,7 @@ def gt_panels(pair: GtPair, coco: Any, check_detector: Any, check_conf: float, f
     from remove_people.evaluation.data import load_rgb
     from remove_people.evaluation.removal_score import RESIDUAL_INSIDE, coco_ground_truth, repainted_pixels
     from remove_people.evaluation.report import overlay
-    from remove_people.pipeline.imageio import read_mask
+    from remove_people.pipeline.mask_reader import read_mask
 
     assert pair.result is not None
     original, result = load_rgb(pair.original), load_rgb(pair.result)

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from remove_people.pipeline.atomic import atomic_write_bytes
+from remove_people.pipeline.encode import opencv_encode
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;background:#fafafa}
@@ -54,16 +55,14 @@ def _slug(text: str) -> str:
 
 
 def _png(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    return buf.tobytes()
+    return opencv_encode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
 def _thumb(rgb: np.ndarray, side: int) -> bytes:
     h, w = rgb.shape[:2]
     s = min(1.0, side / max(h, w))
     small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else rgb
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return buf.tobytes()
+    return opencv_encode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
 class HtmlReport:

@@ -24,6 +24,12 @@ the reference computes the hole mask of the *first* batch item and uses it for
 every item; here each item uses its own mask, and the whole batch goes through
 batched matrix products (``bmm``) instead of per-item convolutions with
 per-item weights. The arithmetic is the same up to float summation order.
+
+Why so long (about 490 lines): the network is checked against the reference layer by
+layer (the parity fixtures in ``../shared/fixtures``), so its layer table, the published
+key mapping, the blocks, contextual attention, the generator, its loader and the SN-PatchGAN
+discriminator it is fine-tuned with stay in one file that reads side by side with the
+reference's ``networks.py`` / ``networks_tf.py``.
 """
 
 from __future__ import annotations
@@ -414,11 +420,16 @@ def detect_layout(state: Mapping[str, torch.Tensor]) -> str:
     raise KeyError(f"not a DeepFillv2 generator state dict (keys start {sample})")
 
 
-def unwrap_state_dict(source: object) -> dict[str, torch.Tensor]:
-    """A generator state dict from a path or a mapping, with or without the ``{'G': ...}`` wrapper."""
+def unwrap_state_dict(source: object, trust: bool = False) -> dict[str, torch.Tensor]:
+    """A generator state dict from a path or a mapping, with or without the ``{'G': ...}`` wrapper.
+
+    A path is loaded by :func:`~remove_people.models.loading.load_checkpoint` (``weights_only``: a
+    checkpoint is data, never code to run; a full pickle only if ``trust`` or the table knows it).
+    """
     if isinstance(source, (str, os.PathLike)):
-        # weights_only: a checkpoint is data, never code to run
-        source = torch.load(Path(source), map_location="cpu", weights_only=True)
+        from remove_people.models.loading import load_checkpoint
+
+        source = load_checkpoint(Path(source), trust=trust)
     if not isinstance(source, Mapping):
         raise TypeError(f"expected a path or a state dict, got {type(source).__name__}")
     if "G" in source and isinstance(source["G"], Mapping):
@@ -426,14 +437,16 @@ def unwrap_state_dict(source: object) -> dict[str, torch.Tensor]:
     return dict(source)
 
 
-def load_generator(source: str | os.PathLike | Mapping[str, torch.Tensor], layout: str | None = None) -> DeepFillv2Generator:
-    """A DeepFillv2 generator in eval mode, on CPU, float32, from a published checkpoint.
+def load_generator(
+    source: str | os.PathLike | Mapping[str, torch.Tensor], layout: str | None = None, *, trust: bool = False
+) -> DeepFillv2Generator:
+    """A DeepFillv2 generator in eval mode, on CPU, float32, from a published checkpoint (the table's builder).
 
-    ``source`` is a path (loaded with ``weights_only=True``) or a state dict,
+    ``source`` is a path (see :func:`unwrap_state_dict`) or a state dict,
     either with or without the ``{'G': ...}`` wrapper of the released files.
     The layout is detected from the key names unless given.
     """
-    state = unwrap_state_dict(source)
+    state = unwrap_state_dict(source, trust=trust)
     found = detect_layout(state)
     if layout is not None and layout != found:
         raise ValueError(f"expected a {layout} checkpoint, but its keys are the {found} layout")

@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from remove_people.errors import WeightsError
-from remove_people.models.weights import WeightsEntry, get_entry, md5_file, remember_sha256, sha256_file
+from remove_people.models.hashing import md5_file, remember_sha256, sha256_file
+from remove_people.models.weights_entry import WeightsEntry
+from remove_people.models.weights_table import get_entry
 
 __all__ = ["download", "CHUNK", "TIMEOUT_S", "USER_AGENT"]
 

@@ -26,29 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+#: The weight of each term in the total (Liu et al.).
+LOSS_WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
 VGG_DEFAULT = "vgg16-features-pool3"
-
-
-def resolve_model_file(name_or_path: str | Path) -> Path:
-    """A weights path through the model manager when it exists, else the path as given."""
-    try:
-        from remove_people.models.weights import resolve_weights  # type: ignore[import-not-found]
-    except ImportError:
-        resolve_weights = None
-    if resolve_weights is not None:
-        return Path(resolve_weights(str(name_or_path)))
-    p = Path(name_or_path)
-    if not p.exists():
-        import os
-
-        model_dir = os.environ.get("REMOVE_PEOPLE_MODEL_DIR")
-        if model_dir and (Path(model_dir) / p.name).exists():
-            return Path(model_dir) / p.name
-        raise FileNotFoundError(f"weights not found: {name_or_path}")
-    return p
 
 
 class VGG16Pool3(nn.Module):
@@ -56,17 +36,16 @@ class VGG16Pool3(nn.Module):
 
     def __init__(self, weights: str | Path) -> None:
         super().__init__()
-        from torchvision.models.vgg import cfgs, make_layers
+        from remove_people.models.backbones import build_vgg16_features_pool3
+        from remove_people.models.loading import build
+        from remove_people.models.weights_table import get_entry
 
-        # The same modules as torchvision.models.vgg16(weights=None).features[:17], without
-        # building (and randomly initialising) the 120M-parameter classifier.
-        features = make_layers(cfgs["D"], batch_norm=False)[:17]
-        state = torch.load(resolve_model_file(weights), map_location="cpu", weights_only=True)
-        state = {k.removeprefix("features."): v for k, v in state.items()}
-        features.load_state_dict(state, strict=True)
+        # The table's builder for its entry; the same builder for a file the table does not know.
+        features = build(weights, builder=build_vgg16_features_pool3)
+        pre = get_entry(VGG_DEFAULT).preprocessing  # the ImageNet normalisation the trunk was trained with
         self.slices = nn.ModuleList([features[:5], features[5:10], features[10:17]])
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(pre.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(pre.std).view(1, 3, 1, 1), persistent=False)
         for p in self.parameters():
             p.requires_grad_(False)
         self.eval()
@@ -133,5 +112,5 @@ class InpaintingLoss(nn.Module):
                 style = style + (gram(f_out) - g_gt).abs().mean() + (gram(f_comp) - g_gt).abs().mean()
             tv = tv_loss(comp, mask)
             terms = {"valid": valid, "hole": hole, "perceptual": perceptual, "style": style, "tv": tv}
-            terms["total"] = sum(WEIGHTS[k] * v for k, v in terms.items())
+            terms["total"] = sum(LOSS_WEIGHTS[k] * v for k, v in terms.items())
         return terms

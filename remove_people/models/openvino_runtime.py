@@ -58,7 +58,7 @@ def export_dir_name(weights: Path, sha256: str) -> str:
 def openvino_root(cache_root: Path | None = None) -> Path:
     """``<cache_root>/openvino`` (default: the user's weights cache): the exports and OpenVINO's compiled models."""
     if cache_root is None:
-        from remove_people.models.weights import cache_dir
+        from remove_people.models.locations import cache_dir
 
         cache_root = cache_dir()
     return Path(cache_root) / "openvino"
@@ -71,7 +71,8 @@ def openvino_model(weights: Path, cache_root: Path | None = None) -> Path:
             "detect.yolo.backend is openvino but the openvino package is not installed; "
             "pip install openvino, or pass --set detect.yolo.backend=torch"
         )
-    from remove_people.models.weights import notice, sha256_file
+    from remove_people.models.hashing import sha256_file
+    from remove_people.models.resolve import notice
     from remove_people.pipeline.atomic import exclusive
 
     root = openvino_root(cache_root)

@@ -18,6 +18,8 @@ numbers, so float32 gives them exactly, and the result is identical.
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -198,9 +200,12 @@ class PConvUNet(nn.Module):
         return self
 
 
-def load_pconv_state(path: str, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """The U-Net's state dict from a training checkpoint or an exported model file (``weights_only``)."""
-    obj = torch.load(path, map_location=map_location, weights_only=True)
+def load_pconv_state(path: str, map_location: str | torch.device = "cpu", *, trust: bool = False) -> dict[str, torch.Tensor]:
+    """The U-Net's state dict from a training checkpoint or an exported model file
+    (:func:`~remove_people.models.loading.load_checkpoint`: ``weights_only`` unless ``trust``)."""
+    from remove_people.models.loading import load_checkpoint
+
+    obj = load_checkpoint(path, trust=trust, map_location=map_location)
     if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
         obj = obj["model"]
     return {k: v.float() if v.is_floating_point() else v for k, v in obj.items()}
@@ -209,3 +214,22 @@ def load_pconv_state(path: str, map_location: str | torch.device = "cpu") -> dic
 def width_of(state: dict[str, torch.Tensor]) -> int:
     """The ``width`` a state dict was built with (enc_1's output channels)."""
     return int(state["enc.0.conv.weight"].shape[0])
+
+
+def load_pconv_unet(path: str | os.PathLike[str], *, trust: bool = False) -> PConvUNet:
+    """The U-Net, in eval mode on the CPU, from a checkpoint of ``remove-people train pconv`` (the builder
+    the pconv plugin hands to ``loading.build``); a file that is not one is a one-line ``WeightsError``."""
+    from remove_people.errors import WeightsError
+
+    try:
+        state = load_pconv_state(str(path), trust=trust)
+    except WeightsError:
+        raise
+    except Exception as exc:  # a torch file holding something else than a state dict
+        raise WeightsError(f"{path}: not a pconv checkpoint readable with weights_only ({exc})") from exc
+    try:
+        net = PConvUNet(width_of(state))
+        net.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError) as exc:
+        raise WeightsError(f"{path}: not a partial-conv U-Net checkpoint ({str(exc).splitlines()[0]})") from exc
+    return net.eval()

@@ -45,7 +45,6 @@ from remove_people.pipeline.cache_layout import (
     MAX_ARTIFACT_BYTES,
     MAX_META_BYTES,
     META_NAME,
-    STAGES,
     ClearResult,
     clear_stages,
     count_entries,
@@ -56,10 +55,12 @@ from remove_people.pipeline.cache_layout import (
     remove_entry,
     write_marker,
 )
+from remove_people.pipeline.encode import opencv_encode
 from remove_people.pipeline.safe_read import read_regular
+from remove_people.stages import STAGES
 from remove_people.stages.detect.base import Instance
 
-__all__ = ["ArtifactCache", "CacheStats", "ENTRY_TEMP_PREFIX", "FORMAT_VERSION", "STAGES", "default_cache_dir", "make_key"]
+__all__ = ["ArtifactCache", "CacheStats", "ENTRY_TEMP_PREFIX", "FORMAT_VERSION", "default_cache_dir", "make_key"]
 
 
 def default_cache_dir() -> Path:
@@ -81,10 +82,7 @@ def _encode_png(array: np.ndarray) -> bytes:
     """Lossless PNG; fast compression since cache entries are written far more than looked at."""
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:  # pragma: no cover - cv2 fails only on invalid arrays
-        raise ValueError("PNG encoding failed")
-    return buf.tobytes()
+    return opencv_encode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
 
 
 def _decode_png(data: bytes, color: bool) -> np.ndarray | None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-STAGES = ("detect", "refine", "inpaint")
+from remove_people.stages import STAGES
 #: Part of every key and every entry's meta; the marker names it too.
 FORMAT_VERSION = 1
 #: Entries are written into a folder named with this prefix and renamed into place; a folder

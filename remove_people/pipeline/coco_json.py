@@ -219,9 +219,9 @@ def load_coco(path: Path | str, option: str = "--masks", max_pixels: int | None 
     """Read and check the annotation file ``path`` (see the module docstring).
 
     ``option`` names the command-line option in messages. ``max_pixels`` bounds each
-    image record's width x height (default: the pixel guard of ``pipeline/imageio.py``).
+    image record's width x height (default: the pixel guard of ``pipeline/formats.py``).
     """
-    from remove_people.pipeline.imageio import DEFAULT_MAX_PIXELS
+    from remove_people.pipeline.formats import DEFAULT_MAX_PIXELS
 
     path = Path(path)
     limit = int(max_pixels or DEFAULT_MAX_PIXELS)

@@ -13,7 +13,6 @@ so Ray stays an optional extra (``pip install 'remove-people[ray]'``).
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -22,6 +21,7 @@ from remove_people.errors import UsageError
 from remove_people.pipeline.cache import ArtifactCache
 from remove_people.pipeline.inputs import InputSet
 from remove_people.pipeline.summary import RunSummary
+from remove_people.registry import import_target
 
 ProgressFn = Callable[[int, int, str], None]
 MessageFn = Callable[[str], None]
@@ -86,8 +86,7 @@ def executor_name(config: Config, override: str | None = None) -> str:
 def make_executor(config: Config, name: str | None = None) -> Executor:
     """Build the executor ``name`` (or the configured one) for ``config``."""
     name = executor_name(config, name)
-    module, _, cls = EXECUTORS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)(config)
+    return import_target(EXECUTORS[name])(config)
 
 
 def _stage_pairs(option: str, values: list[str]) -> list[tuple[str, int]]:

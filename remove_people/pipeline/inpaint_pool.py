@@ -1,11 +1,12 @@
 """Inpainting in worker processes, so every CPU core fills holes while the main process detects.
 
-Why processes, not threads: on a CPU the inpainter is 85-90 % of a run, and one
-process keeps about one core busy with it. PatchMatch is single-threaded native code
-whose random seed is process-global (threads would make results depend on
-scheduling), and torch on a few cores spends much of a DeepFillv2 pass in ops that do
-not spread over threads. N worker processes with ``cores / N`` threads each keep all
-cores busy, and the main process goes on detecting the next batch meanwhile.
+Why processes, not threads: on a CPU the inpainter is most of a run. Our PatchMatch
+(``patchmatch``, the default) spreads one fill over the threads it is given, but a
+photo's fills still have serial steps between passes; ``pypatchmatch`` is single-threaded
+native code whose random seed is process-global (threads would make results depend on
+scheduling); and torch on a few cores spends much of a DeepFillv2 pass in ops that do not
+spread over threads. N worker processes with ``cores / N`` threads each keep all cores
+busy, and the main process goes on detecting the next batch meanwhile.
 
 Why results do not change: each worker rebuilds the very same plugin class from the
 same params (the cache identity is computed in the main process from those params),
@@ -136,9 +137,9 @@ def _init_worker(stage_cls: type, params: Any, threads: int, weights_settings: d
     import cv2
 
     cv2.setNumThreads(threads)
-    from remove_people.models import weights
+    from remove_people.models.locations import configure
 
-    weights.configure(**weights_settings)
+    configure(**weights_settings)
     global _STAGE, _THREADS
     _STAGE = stage_cls(params)
     _THREADS = threads
@@ -180,9 +181,9 @@ def _inpaint_in_worker(image: np.ndarray, mask: np.ndarray, exclude: np.ndarray 
 
 
 def _weights_settings() -> dict[str, Any]:
-    from remove_people.models import weights
+    from remove_people.models.locations import configured
 
-    return weights.configured()
+    return configured()
 
 
 class InpaintPool:

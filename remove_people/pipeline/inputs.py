@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from remove_people.errors import UsageError
+from remove_people.pipeline.formats import IMAGE_SUFFIXES
 from remove_people.pipeline.safe_read import regular_or_missing
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"})
 LIST_SUFFIXES = frozenset({".txt", ".lst", ".list"})
 
 

@@ -41,10 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from remove_people.errors import UsageError
+from remove_people.pipeline.formats import FORMAT_SUFFIX, normalize_format
 from remove_people.pipeline.inputs import InputItem, InputSet
 
-#: ``--format`` names and the suffix their outputs get.
-FORMAT_SUFFIX = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
 MASK_SUFFIX = ".mask.png"
 COMPARE_SUFFIX = ".compare.jpg"
 #: Added to the input's name for the default output (``photos`` → ``photos-no-people``).
@@ -55,10 +54,10 @@ def format_suffix(fmt: Any) -> str | None:
     """The output suffix of ``--format`` (``None`` keeps each input's own); a bad name is a usage error."""
     if not fmt:
         return None
-    name = str(fmt).lower()
-    if name not in FORMAT_SUFFIX:
-        raise UsageError(f"--format {fmt}: valid formats: {', '.join(FORMAT_SUFFIX)}")
-    return FORMAT_SUFFIX[name]
+    try:
+        return FORMAT_SUFFIX[normalize_format(str(fmt))][0]
+    except UsageError:
+        raise UsageError(f"--format {fmt}: valid formats: jpeg, png, webp, tiff, bmp") from None
 
 
 def _stem_end(path: str) -> int:

@@ -35,7 +35,8 @@ import numpy as np
 
 from remove_people.config import Config
 from remove_people.errors import UsageError
-from remove_people.pipeline.cache import STAGES, ArtifactCache
+from remove_people.pipeline.cache import ArtifactCache
+from remove_people.stages import STAGES
 from remove_people.pipeline.inputs import InputItem, InputSet
 from remove_people.pipeline.summary import ImageOutcome, RunSummary
 

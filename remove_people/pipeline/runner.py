@@ -12,6 +12,13 @@ Why this shape:
   in flight, so memory stays flat over big folders.
 - A bad input fails alone: one line names the file and the reason, the others go on.
 - Every file is written atomically, so Ctrl-C or a kill leaves only complete outputs.
+
+Why so long (about 530 lines): ``Pipeline`` is the one place where a photo's steps are
+ordered (batches, cache look-ups from the last stage back, the inpainting pool, the writes),
+and each step is a method the Ray executor reuses on its own (``load_one``, ``detect_batch``,
+``write_one``, ...); cut apart, that order would be spread over modules that all need the
+same state. What does not need it lives elsewhere: the output plan, the cache, the pool,
+encoding, the summary.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from remove_people.pipeline.cache import ArtifactCache, make_key
 from remove_people.pipeline.inpaint_pool import InpaintPool, InpaintReply, parse_workers, plan_workers, run_inpaint
 from remove_people.pipeline.inputs import InputItem, InputSet
 from remove_people.pipeline.interrupts import sigterm_as_interrupt
-from remove_people.pipeline.output_plan import FORMAT_SUFFIX, format_suffix, plan_for_config, side_paths
+from remove_people.pipeline.encode import opencv_encode
+from remove_people.pipeline.formats import normalize_format
+from remove_people.pipeline.output_plan import format_suffix, plan_for_config, side_paths
 from remove_people.pipeline.summary import ImageOutcome, RunSummary
 from remove_people.stages.detect.base import Frame, Instance
 from remove_people.stages.select import Selector
@@ -47,7 +56,7 @@ class _Work:
 
     item: InputItem
     out_path: Path
-    loaded: Any = None  # imageio.LoadedImage
+    loaded: Any = None  # loaded_image.LoadedImage
     content_hash: str = ""
     keys: dict[str, str] = field(default_factory=dict)
     instances: list[Instance] | None = None
@@ -192,7 +201,7 @@ class Pipeline:
                 next_loads = submit(upcoming) if upcoming is not None else None  # prefetch while we compute
                 works = [w for w in loaded if isinstance(w, _Work)]
                 for w in works:
-                    note = w.loaded.extra.get("warning")  # e.g. a multi-frame file: only its first frame is used
+                    note = w.loaded.warning  # e.g. a multi-frame file: only its first frame is used
                     if note:
                         summary.warnings.append(f"{w.item.rel}: {note}")
                         self.on_message(f"warning: {w.item.rel}: {note}")
@@ -264,7 +273,7 @@ class Pipeline:
 
         ``input_paths`` (resolved input paths) guards against an output that would overwrite an input.
         """
-        from remove_people.pipeline.imageio import read_image
+        from remove_people.pipeline.image_reader import read_image
 
         t = time.perf_counter()
         try:
@@ -458,14 +467,14 @@ class Pipeline:
     def write_one(self, w: _Work, summary: RunSummary) -> ImageOutcome:
         """Encode and write one output (and its mask / comparison) atomically."""
         from remove_people.pipeline.atomic import atomic_write_bytes
-        from remove_people.pipeline.imageio import encode_image
+        from remove_people.pipeline.encode import encode_image
 
         t = time.perf_counter()
         run = self.config.run
         try:
             changed = w.mask is not None and w.mask.any()
             fmt = run.get("format")
-            same_format = not fmt or FORMAT_SUFFIX.get(str(fmt).lower()) == FORMAT_SUFFIX.get(w.loaded.format.lower(), "")
+            same_format = not fmt or normalize_format(str(fmt)) == w.loaded.format
             if not changed and same_format and run.get("quality") is None:
                 data = w.loaded.data  # nobody to remove: the original bytes, untouched
             else:
@@ -476,8 +485,7 @@ class Pipeline:
             atomic_write_bytes(w.out_path, data)
             mask_path, compare_path = side_paths(w.out_path)
             if run.get("save_masks") and w.mask is not None:
-                ok, buf = cv2.imencode(".png", w.mask)
-                atomic_write_bytes(mask_path, buf.tobytes())
+                atomic_write_bytes(mask_path, opencv_encode(".png", w.mask))
             if run.get("compare") and changed:
                 atomic_write_bytes(compare_path, compare_image(w.loaded.rgb, w.mask, w.result))
             return ImageOutcome(
@@ -527,5 +535,4 @@ def compare_image(original: np.ndarray, mask: np.ndarray, result: np.ndarray, he
         s = height / h
         panels.append(cv2.resize(img, (max(1, round(w * s)), height), interpolation=cv2.INTER_AREA))
     strip = np.concatenate(panels, axis=1)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    return buf.tobytes()
+    return opencv_encode(".jpg", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])

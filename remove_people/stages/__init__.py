@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from remove_people.registry import Registry
 
+#: The pipeline's stages in order; each has a registry, a config section and a cache folder.
+STAGES: tuple[str, ...] = ("detect", "refine", "inpaint")
+
 DETECTORS: Registry = Registry("detector", "remove_people.detectors")
 REFINERS: Registry = Registry("refiner", "remove_people.refiners")
 INPAINTERS: Registry = Registry("inpainter", "remove_people.inpainters")
 
 #: stage name in the config → its registry
-REGISTRIES: dict[str, Registry] = {"detect": DETECTORS, "refine": REFINERS, "inpaint": INPAINTERS}
+REGISTRIES: dict[str, Registry] = dict(zip(STAGES, (DETECTORS, REFINERS, INPAINTERS)))
 
 DETECTORS.register_lazy("yolo", "remove_people.stages.detect.yolo:YoloDetector")
 DETECTORS.register_lazy("masks", "remove_people.stages.detect.masks:MaskDetector")

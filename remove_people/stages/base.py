@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from abc import ABC
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
@@ -24,8 +25,9 @@ class NoParams:
     """Parameters of a stage that has none."""
 
 
-class Stage:
-    """Base of detectors, refiners and inpainters.
+class Stage(ABC):
+    """Base of detectors, refiners and inpainters (an ABC: a plugin that misses its stage's
+    abstract method, ``detect``, ``refine`` or ``fill``, fails when built, not mid-run).
 
     Subclasses set ``name`` (the registry key), ``Params`` (a dataclass whose fields
     carry their defaults, and bounds via ``remove_people.settings.param``; the types
@@ -61,7 +63,7 @@ class Stage:
         path = self.weights_path()
         if path is None:
             return None
-        from remove_people.models.weights import sha256_file
+        from remove_people.models.hashing import sha256_file
 
         return sha256_file(path)
 

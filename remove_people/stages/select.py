@@ -147,7 +147,7 @@ class Selector:
         if not self.params.keep_mask:
             return None
         if shape not in self._keep_mask_cache:
-            from remove_people.pipeline.imageio import read_mask
+            from remove_people.pipeline.mask_reader import read_mask
 
             self._keep_mask_cache[shape] = read_mask(Path(self.params.keep_mask), shape) > 0
         return self._keep_mask_cache[shape]

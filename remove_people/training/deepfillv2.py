@@ -29,7 +29,6 @@ import json
 import math
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +37,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from remove_people.devices import torch_device
 from remove_people.models.deepfillv2 import DeepFillv2Generator, SNPatchGANDiscriminator, load_generator, make_input
+from remove_people.models.loading import build, load_checkpoint
+from remove_people.training.checkpoints import grad_scaler, last_checkpoint, mixed_precision, rng_state, save_atomic, set_rng_state
+from remove_people.training.configs import DeepFillv2TrainConfig
+from remove_people.training.data import EpochSampler, InpaintDataset, read_split
 from remove_people.training.masks import MaskMixer, PersonMasks, default_person_annotations
-from remove_people.training.pconv import EpochSampler, InpaintDataset, _rng_state, _save_atomic, _set_rng_state, read_split
 
 FORMAT = "remove-people/deepfillv2-train"
 LOSS_KEYS = ("d_loss", "d_real", "d_fake", "g_gan", "l1_stage1", "l1_stage2", "g_loss")
@@ -49,40 +52,9 @@ CSV_FIELDS = ("step", "epoch", *LOSS_KEYS)
 RESUME_FIXED = ("data", "split", "seed", "batch_size", "size", "p_persons", "layout", "init", "limit_train")
 
 
-@dataclass
-class DeepFillTrainConfig:
-    data: str
-    split: str = "split.csv"
-    out: str = "runs/deepfillv2"
-    layout: str = "pt"  # the numerics to train with, and the layout generator.pth is saved in
-    init: str | None = None  # published checkpoint (path or model-table name) to start from; None = random
-    steps: int = 10000
-    batch_size: int = 8
-    lr_g: float = 1e-4
-    lr_d: float = 1e-4
-    l1_weight: float = 1.0
-    gan_weight: float = 1.0
-    size: int = 256
-    seed: int = 0
-    workers: int = 2
-    p_persons: float = 0.5
-    annotations: str | None = None
-    device: str = "auto"
-    amp: bool = True
-    checkpoint_every: int = 500
-    max_steps: int | None = None  # stop early (with a checkpoint), e.g. to test resuming
-    limit_train: int | None = None
-
-
 def hinge_d_loss(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """SN-PatchGAN's discriminator hinge loss, per term: ``mean(relu(1 - real))``, ``mean(relu(1 + fake))``."""
     return F.relu(1.0 - real).mean(), F.relu(1.0 + fake).mean()
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -98,20 +70,15 @@ def read_losses(path: str | Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
-def train_deepfillv2(cfg: DeepFillTrainConfig, resume: bool = False) -> dict[str, Any]:
+def train_deepfillv2(cfg: DeepFillv2TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Run (or resume) a fine-tuning; returns the summary (also written to ``out/summary.json``)."""
     data, out = Path(cfg.data), Path(cfg.out)
-    ckpt_path = out / "checkpoints" / "last.pt"
-    if ckpt_path.exists() and not resume:
-        raise FileExistsError(f"{ckpt_path} exists: resume it (--resume) or choose another --out")
     if cfg.size % 8:
         raise ValueError(f"--size must be a multiple of 8, got {cfg.size}")
-    out.mkdir(parents=True, exist_ok=True)
-    device = _device(cfg.device)
-    use_amp = bool(cfg.amp and device.type == "cuda")
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler_g = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    scaler_d = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    ckpt_path = last_checkpoint(out, resume)
+    device = torch_device(cfg.device)
+    use_amp, amp_dtype = mixed_precision(device, cfg.amp)
+    scaler_g, scaler_d = grad_scaler(use_amp, amp_dtype), grad_scaler(use_amp, amp_dtype)
 
     files = read_split(data, cfg.split).get("train", [])
     if cfg.limit_train is not None:
@@ -126,12 +93,8 @@ def train_deepfillv2(cfg: DeepFillTrainConfig, resume: bool = False) -> dict[str
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
     if cfg.init:
-        source: Any = cfg.init
-        if not Path(cfg.init).is_file():
-            from remove_people.models.weights import resolve_weights
-
-            source = resolve_weights(cfg.init)
-        generator = load_generator(source, layout=cfg.layout)
+        # a table name or a path, loaded by the table's builder (load_generator) in the layout trained with
+        generator = build(cfg.init, builder=load_generator, layout=cfg.layout)
     else:
         generator = DeepFillv2Generator(cfg.layout)
     generator = generator.to(device).train()
@@ -141,7 +104,7 @@ def train_deepfillv2(cfg: DeepFillTrainConfig, resume: bool = False) -> dict[str
 
     step, rows = 0, []
     if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        ck = load_checkpoint(ckpt_path)
         for key in RESUME_FIXED:
             if ck["config"].get(key) != getattr(cfg, key):
                 raise ValueError(f"resume: {key} was {ck['config'].get(key)!r}, now {getattr(cfg, key)!r}")
@@ -151,18 +114,18 @@ def train_deepfillv2(cfg: DeepFillTrainConfig, resume: bool = False) -> dict[str
         opt_d.load_state_dict(ck["opt_D"])
         scaler_g.load_state_dict(ck["scaler_G"])
         scaler_d.load_state_dict(ck["scaler_D"])
-        _set_rng_state(ck["rng"])
+        set_rng_state(ck["rng"])
         step = ck["step"]
         if (out / "losses.csv").exists():  # keep the rows up to the checkpoint only
             with open(out / "losses.csv", newline="") as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
 
     def checkpoint() -> None:
-        _save_atomic({
+        save_atomic({
             "format": FORMAT, "config": dataclasses.asdict(cfg), "step": step,
             "G": generator.state_dict(), "D": disc.state_dict(),
             "opt_G": opt_g.state_dict(), "opt_D": opt_d.state_dict(),
-            "scaler_G": scaler_g.state_dict(), "scaler_D": scaler_d.state_dict(), "rng": _rng_state(),
+            "scaler_G": scaler_g.state_dict(), "scaler_D": scaler_d.state_dict(), "rng": rng_state(),
         }, ckpt_path)  # fmt: skip
         _write_csv(out / "losses.csv", rows)
 
@@ -212,7 +175,7 @@ def train_deepfillv2(cfg: DeepFillTrainConfig, resume: bool = False) -> dict[str
     exported = None
     if finished:
         exported = out / "generator.pth"
-        _save_atomic({"G": generator.published_state_dict()}, exported)
+        save_atomic({"G": generator.published_state_dict()}, exported)
     elapsed = time.time() - t0
     last = rows[-1] if rows else {}
     summary = {

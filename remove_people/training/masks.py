@@ -145,20 +145,10 @@ class PersonMasks:
 
 
 def default_person_annotations() -> Path:
-    """``$REMOVE_PEOPLE_SHARED/data/coco-person/annotations/instances.json``, else ``../shared/...``.
+    """The shared folder's COCO person annotations (``shared_data.coco_person_annotations``)."""
+    from remove_people.shared_data import coco_person_annotations
 
-    Relative to the working directory first (the CLI's convention), then to the checkout.
-    """
-    rel = Path("data") / "coco-person" / "annotations" / "instances.json"
-    candidates = []
-    if os.environ.get("REMOVE_PEOPLE_SHARED"):
-        candidates.append(Path(os.environ["REMOVE_PEOPLE_SHARED"]) / rel)
-    candidates.append(Path("..") / "shared" / rel)
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / rel)
-    for c in candidates:
-        if c.exists():
-            return c
-    return candidates[0]
+    return coco_person_annotations()
 
 
 class MaskMixer:
@@ -178,18 +168,11 @@ class MaskMixer:
 
 
 def write_png_atomic(path: Path, mask: np.ndarray) -> None:
-    """Write a PNG through a temporary file in the same folder and a rename."""
-    ok, buf = cv2.imencode(".png", mask)
-    if not ok:
-        raise OSError(f"could not encode {path}")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write a PNG atomically (``pipeline/atomic.py``): a killed run leaves no half-written mask."""
+    from remove_people.pipeline.atomic import atomic_write_bytes
+    from remove_people.pipeline.encode import opencv_encode
+
+    atomic_write_bytes(path, opencv_encode(".png", mask))
 
 
 def generate_masks(

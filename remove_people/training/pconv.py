@@ -1,13 +1,12 @@
 """Training of the partial-convolution U-Net (Liu et al. 2018), with exact resume.
 
-Recipe (defaults = the source project's): 55 epochs, batch 7, Adam at 2e-4; then Liu et
+Recipe (defaults in ``training/configs.py``, the source project's): 55 epochs, batch 7, Adam at 2e-4; then Liu et
 al.'s fine-tune phase, Adam at 5e-5 with the encoder's BatchNorm frozen
 (``finetune_epochs``, 10 by default: the source gives no count, this is our choice).
 Masks: a mix of lines-and-circles and COCO person silhouettes (``p_persons``).
 
 Why the run resumes exactly: every random choice of the data (shuffle order, flips,
-masks) is a pure function of ``(seed, epoch, index)`` (see ``EpochSampler`` and
-``mask_rng``), so it does not depend on worker processes or on where a run stopped; the
+masks) is a pure function of ``(seed, epoch, index)`` (``training/data.py``), so it does not depend on worker processes or on where a run stopped; the
 checkpoint holds the model (with BatchNorm statistics), the optimizer, the AMP scaler,
 the RNG states and the epoch/step counters; a resumed run skips the batches of the
 interrupted epoch that were already trained and truncates the loss CSV to the
@@ -18,7 +17,7 @@ Files under ``out``: ``checkpoints/last.pt`` (everything, replaced atomically),
 ``best.pt`` (model only, lowest validation total), ``losses.csv`` (one row per training
 step and per validation), ``loss.png`` (training and validation loss per epoch),
 ``summary.json``. Checkpoints hold only tensors and plain types, so they load with
-``torch.load(weights_only=True)``.
+``torch.load(weights_only=True)`` (``models/loading.load_checkpoint``).
 """
 
 from __future__ import annotations
@@ -27,165 +26,34 @@ import csv
 import dataclasses
 import json
 import math
-import os
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 
-from remove_people.training.masks import MaskMixer, PersonMasks, default_person_annotations, mask_rng
+from remove_people.devices import torch_device
+from remove_people.pipeline.atomic import atomic_open
+from remove_people.training.checkpoints import grad_scaler, last_checkpoint, mixed_precision, rng_state, save_atomic, set_rng_state
+from remove_people.training.configs import PConvTrainConfig
+from remove_people.training.data import EpochSampler, InpaintDataset, read_split
+from remove_people.training.masks import MaskMixer, PersonMasks, default_person_annotations
 
 LOSS_KEYS = ("valid", "hole", "perceptual", "style", "tv", "total")
 CSV_FIELDS = ("kind", "phase", "epoch", "step", "lr", *LOSS_KEYS)
 FORMAT = "remove-people/pconv-unet"
 
 
-@dataclass
-class TrainConfig:
-    data: str
-    split: str = "split.csv"
-    out: str = "runs/pconv"
-    epochs: int = 55
-    finetune_epochs: int = 10
-    batch_size: int = 7
-    lr: float = 2e-4
-    finetune_lr: float = 5e-5
-    size: int = 256
-    seed: int = 0
-    workers: int = 2
-    p_persons: float = 0.5
-    annotations: str | None = None
-    vgg_weights: str = "vgg16-features-pool3"
-    device: str = "auto"
-    amp: bool = True
-    checkpoint_every: int = 500
-    limit_train: int | None = None
-    limit_val: int | None = None
-    max_steps: int | None = None
-    progress: bool = True
-    width: int = 64  # enc_1 channels (Liu et al.: 64); smaller only for fast tests
-
-
-# -- data -------------------------------------------------------------------------------
-
-
-def read_split(data: Path, split: str | Path) -> dict[str, list[str]]:
-    """``split.csv`` (columns ``file,split``) → {split name: [relative file, …]} in file order."""
-    p = Path(split)
-    if not p.is_absolute() and not p.exists():
-        p = data / p
-    out: dict[str, list[str]] = {}
-    with open(p, newline="") as f:
-        for row in csv.DictReader(f):
-            out.setdefault(row["split"], []).append(row["file"])
-    return out
-
-
-class InpaintDataset(Dataset):
-    """Items are keyed ``(epoch, index)``; image, flip and mask depend only on (seed, epoch, index).
-
-    Returns ``(image, mask)``: image float32 (3, S, S) in [0, 1]; mask float32 (1, S, S), 1 = valid.
-    Validation items use epoch 0 and no flip, so every epoch is validated on the same holes.
-    """
-
-    def __init__(self, root: Path, files: list[str], size: int, mixer: MaskMixer, seed: int, train: bool) -> None:
-        self.root, self.files, self.size, self.mixer, self.seed, self.train = root, files, size, mixer, seed, train
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        epoch, idx = key if isinstance(key, tuple) else (0, key)
-        rng = mask_rng(self.seed, 1 if self.train else 2, epoch if self.train else 0, idx)
-        path = self.root / self.files[idx]
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise OSError(f"cannot read image {path}")
-        img = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        if img.shape[:2] != (self.size, self.size):
-            h, w = img.shape[:2]
-            s = min(h, w)
-            y0, x0 = (h - s) // 2, (w - s) // 2
-            img = cv2.resize(img[y0 : y0 + s, x0 : x0 + s], (self.size, self.size), interpolation=cv2.INTER_AREA)
-        if self.train and rng.random() < 0.5:
-            img = img[:, ::-1]
-        hole = self.mixer(self.size, rng)
-        image = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)
-        mask = torch.from_numpy((hole == 0).astype(np.float32))[None]
-        return image, mask
-
-
-class EpochSampler(Sampler):
-    """A seeded permutation per epoch, yielding ``(epoch, index)`` keys, from item ``skip`` on."""
-
-    def __init__(self, n: int, seed: int, epoch: int, shuffle: bool, skip: int = 0) -> None:
-        self.n, self.seed, self.epoch, self.shuffle, self.skip = n, seed, epoch, shuffle, skip
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            order = torch.randperm(self.n, generator=g).tolist()
-        else:
-            order = list(range(self.n))
-        for i in order[self.skip :]:
-            yield (self.epoch, i)
-
-    def __len__(self) -> int:
-        return max(0, self.n - self.skip)
-
-
-# -- checkpoints --------------------------------------------------------------------------
-
-
-def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "cached": float(np_state[4])},
-        "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _save_atomic(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def export_model(model: torch.nn.Module, path: Path, meta: dict[str, Any]) -> None:
     """A model-only file for the inpainter: ``{"format", "model", "meta"}``, tensors and plain types."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    _save_atomic({"format": FORMAT, "model": state, "meta": meta}, path)
+    save_atomic({"format": FORMAT, "model": state, "meta": meta}, path)
 
 
 # -- loop ------------------------------------------------------------------------------------
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class _CsvLog:
@@ -247,31 +115,27 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    tmp = png_path.with_name(f".{png_path.name}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_open(png_path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=100)
     plt.close(fig)
-    os.replace(tmp, png_path)
 
 
 def _mean_terms(acc: dict[str, float], n: int) -> dict[str, float]:
     return {k: v / max(n, 1) for k, v in acc.items()}
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+def train_pconv(cfg: PConvTrainConfig, resume: bool = False) -> dict[str, Any]:
     """Run (or resume) a training; returns the summary (also written to ``out/summary.json``)."""
+    from remove_people.models.loading import load_checkpoint
     from remove_people.models.losses import InpaintingLoss
     from remove_people.models.pconv import PConvUNet
 
     data = Path(cfg.data)
     out = Path(cfg.out)
-    ckpt_path = out / "checkpoints" / "last.pt"
-    if ckpt_path.exists() and not resume:
-        raise FileExistsError(f"{ckpt_path} exists: resume it (--resume) or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    device = _device(cfg.device)
-    use_amp = bool(cfg.amp and device.type == "cuda")
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    ckpt_path = last_checkpoint(out, resume)
+    device = torch_device(cfg.device)
+    use_amp, amp_dtype = mixed_precision(device, cfg.amp)
+    scaler = grad_scaler(use_amp, amp_dtype)
 
     splits = read_split(data, cfg.split)
     train_files = splits.get("train", [])
@@ -299,7 +163,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     epoch, step_in_epoch, global_step, best = 0, 0, 0, math.inf
     if resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        ck = load_checkpoint(ckpt_path)
         old = ck["config"]
         for key in ("seed", "batch_size", "size", "p_persons", "data", "split", "width"):
             if old.get(key) != getattr(cfg, key):
@@ -312,14 +176,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         optimizer.load_state_dict(ck["optimizer"])
         if "scaler" in ck and scaler.is_enabled():
             scaler.load_state_dict(ck["scaler"])
-        _set_rng_state(ck["rng"])
+        set_rng_state(ck["rng"])
     log = _CsvLog(out / "losses.csv", global_step if resume else None, epoch if resume else None)
 
     def checkpoint() -> None:
-        _save_atomic({
+        save_atomic({
             "format": FORMAT, "config": dataclasses.asdict(cfg), "epoch": epoch, "step_in_epoch": step_in_epoch,
             "global_step": global_step, "best": best, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": _rng_state(),
+            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state(),
         }, ckpt_path)
 
     meta = {"trained_on": str(cfg.data), "size": cfg.size, "seed": cfg.seed, "mask": "1 = valid",

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from remove_people.cli import main
-from remove_people.models import weights as W
+from remove_people.models.weights_entry import Role, WeightsEntry
+from remove_people.models.weights_table import WEIGHTS, register_entry, unregister_entry
 SHARED_NAMES = ("yolo11n-seg-openvino-int8", "yolov8n-seg-tflite-int8", "vgg16-features-pool3", "alexnet-features")
 
 
@@ -98,19 +99,19 @@ def test_fetch_offline_names_the_file_and_exits_1(runner: _Runner, env: dict[str
 
 def test_fetch_downloads_into_cache(runner: _Runner, env: dict[str, str], shared: Path, tmp_path: Path) -> None:
     src = shared / "weights" / "alexnet_features.pth"
-    e = W.WeightsEntry(
+    e = WeightsEntry(
         name="test-fetch",
-        role=W.Role.METRIC_BACKBONE,
+        role=Role.METRIC_BACKBONE,
         filename="fetched.pth",
         urls=(src.as_uri(),),  # file:// keeps the test off the network
-        sha256=W.WEIGHTS["alexnet-features"].sha256,
+        sha256=WEIGHTS["alexnet-features"].sha256,
         size=src.stat().st_size,
     )
-    W.register_entry(e)
+    register_entry(e)
     try:
         res = runner.invoke(["fetch", "test-fetch", "--online"], env={**env, "REMOVE_PEOPLE_MODEL_DIR": ""})
     finally:
-        W.unregister_entry("test-fetch")
+        unregister_entry("test-fetch")
     assert res.exit_code == 0, res.output
     assert (tmp_path / "home" / "models" / "fetched.pth").stat().st_size == src.stat().st_size
 

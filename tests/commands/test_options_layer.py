@@ -18,7 +18,9 @@ import pytest
 from remove_people.cli import main
 from remove_people.commands.options import build_config, pipeline_plugins
 from remove_people.config import build_stage
-from remove_people.models import weights as W
+from remove_people.models.locations import configured
+from remove_people.models.weights_entry import Role, WeightsEntry
+from remove_people.models.weights_table import register_entry, unregister_entry
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -106,13 +108,13 @@ def test_model_dir_and_offline_travel_in_the_config_not_the_environment(tmp_path
     def environment() -> dict[str, str]:
         return {k: v for k, v in os.environ.items() if k != "YOLO_OFFLINE"}  # ultralytics' own switch may be set
 
-    env_before, before = environment(), W.configured()
+    env_before, before = environment(), configured()
     code = main(["models", "list", "--model-dir", str(shared / "weights"), "--offline"])
     out = capsys.readouterr().out
     assert code == 0
     assert "yes (model-dir)" in out  # the folder was searched ...
     assert environment() == env_before  # ... without writing REMOVE_PEOPLE_* into the environment ...
-    assert W.configured() == before  # ... and the setting does not outlive the command
+    assert configured() == before  # ... and the setting does not outlive the command
     cfg = build_config((), [], model_dir=shared / "weights", offline=True)
     assert cfg.models == {"dir": str(shared / "weights"), "offline": True}
 
@@ -142,13 +144,13 @@ def _refused_url() -> str:
 
 def test_download_failure_says_what_to_do_without_network(tmp_path: Path, photo, monkeypatch, capsys) -> None:
     img, _ = photo
-    entry = W.WeightsEntry(name="yolo-unreachable", role=W.Role.DETECTOR, filename="yolo-unreachable.pt", urls=(_refused_url(),))
-    W.register_entry(entry)
+    entry = WeightsEntry(name="yolo-unreachable", role=Role.DETECTOR, filename="yolo-unreachable.pt", urls=(_refused_url(),))
+    register_entry(entry)
     monkeypatch.setenv("REMOVE_PEOPLE_MODEL_DIR", "")
     try:
         code = main(["run", str(img), "-o", str(tmp_path / "out"), "--detector-weights", "yolo-unreachable", "--online", "--quiet"])
     finally:
-        W.unregister_entry("yolo-unreachable")
+        unregister_entry("yolo-unreachable")
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, err  # nothing ran

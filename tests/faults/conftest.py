@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from faultkit import PHOTOS, Reference, assert_outputs_sound, run_cli, tree_hashes  # noqa: E402
+from helpers.faultkit import PHOTOS, Reference, assert_outputs_sound, run_cli, tree_hashes
 
 
 @pytest.fixture(scope="session")

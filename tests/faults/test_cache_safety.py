@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from faultkit import Reference, assert_outputs_sound, error_lines, run_cli, run_raw, seed_detect_cache, untouched
 from PIL import Image
 
 import remove_people
+
+from helpers.faultkit import Reference, assert_outputs_sound, error_lines, run_cli, run_raw, seed_detect_cache, untouched
 
 MARKER = "CACHEDIR.TAG"
 

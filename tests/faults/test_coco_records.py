@@ -17,9 +17,10 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from faultkit import coco_doc, coco_photos, error_lines, run_raw, untouched
 
 from remove_people.cli import main
+
+from helpers.faultkit import coco_doc, coco_photos, error_lines, run_raw, untouched
 
 
 def _ann(i: int) -> Callable[[dict], dict]:

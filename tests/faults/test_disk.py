@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from faultkit import Reference, assert_outputs_sound, run_cli, tree_hashes
+
+from helpers.faultkit import Reference, assert_outputs_sound, run_cli, tree_hashes
 
 
 def _mount(args: list[str]) -> None:

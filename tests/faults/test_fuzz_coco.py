@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from faultkit import coco_doc, coco_photos, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -33,6 +32,8 @@ from remove_people.pipeline.cache import ArtifactCache
 from remove_people.pipeline.coco_json import load_coco
 from remove_people.pipeline.inputs import collect_inputs
 from remove_people.pipeline.runner import Pipeline
+
+from helpers.faultkit import coco_doc, coco_photos, snapshot
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 

@@ -11,17 +11,15 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from faultkit import Reference, assert_failed_alone, assert_outputs_sound, cli_env, run_args, run_measured, tree_hashes
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
-from badinputs import make_bad_inputs, make_odd_valid_inputs  # noqa: E402
+from helpers.faultkit import Reference, assert_failed_alone, assert_outputs_sound, cli_env, run_args, run_measured, tree_hashes
+from helpers.badinputs import make_bad_inputs, make_odd_valid_inputs
 
 
 def real_png_bomb(path: Path, side: int = 20_000) -> None:

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from faultkit import (
+
+from helpers.faultkit import (
     Reference,
     assert_cache_sound,
     assert_outputs_sound,

@@ -14,7 +14,7 @@ from typing import Callable
 
 import pytest
 
-from faultkit import (
+from helpers.faultkit import (
     Reference,
     assert_cache_sound,
     assert_outputs_sound,

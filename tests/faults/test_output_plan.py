@@ -16,8 +16,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from faultkit import Reference, error_lines, run_raw, seed_detect_cache, sha, snapshot, untouched
 from PIL import Image
+
+from helpers.faultkit import Reference, error_lines, run_raw, seed_detect_cache, sha, snapshot, untouched
 
 COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30)]
 

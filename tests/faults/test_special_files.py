@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from faultkit import (
+from PIL import Image
+
+from helpers.faultkit import (
     Reference,
     assert_failed_alone,
     assert_outputs_sound,
@@ -30,7 +32,6 @@ from faultkit import (
     start_cli,
     untouched,
 )
-from PIL import Image
 
 
 def _special_files(folder: Path) -> tuple[dict[str, str], socket.socket]:

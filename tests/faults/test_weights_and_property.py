@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from faultkit import Reference, cli_env, run_args
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remove_people.config import build_stage
 from remove_people.errors import WeightsError
+
+from helpers.faultkit import Reference, cli_env, run_args
 
 
 class _Trap:

@@ -1,6 +1,6 @@
 """``-i lama`` / ``-i migan`` through the real CLI on real COCO photos, with TorchScript stand-ins.
 
-The stand-ins fill a hole with the mean colour of its known context (tests/torchscript_standins.py);
+The stand-ins fill a hole with the mean colour of its known context (tests/helpers/torchscript_standins.py);
 what is asserted is that only the given masks' pixels change, the offline refusal, the plugin
 listing, and that ``eval inpaint`` adds their rows by itself once the files are on disk.
 """

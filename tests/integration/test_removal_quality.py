@@ -17,7 +17,7 @@ import pytest
 
 from remove_people.cli import main
 from remove_people.config import build_stage
-from remove_people.pipeline.imageio import read_image
+from remove_people.pipeline.image_reader import read_image
 from remove_people.stages.detect.base import Frame
 
 #: A re-detected person counts as residual if at least this share of its mask lies in a removed region.

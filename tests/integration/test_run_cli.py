@@ -8,7 +8,6 @@ model, and bad inputs failing alone with one clear line.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -17,9 +16,7 @@ import pytest
 
 from remove_people.cli import main
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
-from badinputs import make_bad_inputs  # noqa: E402
-
+from helpers.badinputs import make_bad_inputs
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, dict]:

@@ -20,7 +20,10 @@ from rich.console import Console
 
 from remove_people.errors import WeightsError
 from remove_people.models import download as D
-from remove_people.models.weights import Role, WeightsEntry, cache_dir, resolve_weights, sha256_file
+from remove_people.models.hashing import sha256_file
+from remove_people.models.locations import cache_dir
+from remove_people.models.resolve import resolve_weights
+from remove_people.models.weights_entry import Role, WeightsEntry
 
 FILE = "yolo11n-seg_from_openvino_int8.pt"  # the smallest shared file (5.9 MB)
 SHA = "137f396ec862c83c64bf47710eaad3e54a008b26d6368de1952266c5903dd1d6"

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from remove_people.models.losses import InpaintingLoss, VGG16Pool3, gram, tv_loss
+from remove_people.models.losses import InpaintingLoss, gram, tv_loss
 
 
 class Identity(nn.Module):

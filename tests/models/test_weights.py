@@ -11,17 +11,13 @@ import pytest
 import torch
 
 from remove_people.errors import UsageError, WeightsError
-from remove_people.models import weights as W
-from remove_people.models.weights import (
-    WEIGHTS,
-    Role,
-    WeightsEntry,
-    find_local,
-    get_entry,
-    load_checkpoint,
-    resolve_weights,
-    sha256_file,
-)
+from remove_people.models import hashing
+from remove_people.models.hashing import sha256_file
+from remove_people.models.loading import build, load_checkpoint
+from remove_people.models.locations import cache_dir
+from remove_people.models.resolve import find_local, resolve_weights
+from remove_people.models.weights_entry import Role, WeightsEntry
+from remove_people.models.weights_table import WEIGHTS, get_entry, register_entry, unregister_entry
 
 SHARED_SHA = {
     "yolo11n-seg_from_openvino_int8.pt": "137f396ec862c83c64bf47710eaad3e54a008b26d6368de1952266c5903dd1d6",
@@ -147,9 +143,9 @@ def test_name_only_match_when_sha_unknown_and_cache_order(home: Path, tmp_path: 
 def test_xdg_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("REMOVE_PEOPLE_HOME", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert W.cache_dir() == tmp_path / "xdg" / "remove-people" / "models"
+    assert cache_dir() == tmp_path / "xdg" / "remove-people" / "models"
     monkeypatch.setenv("REMOVE_PEOPLE_HOME", str(tmp_path / "rp"))
-    assert W.cache_dir() == tmp_path / "rp" / "models"
+    assert cache_dir() == tmp_path / "rp" / "models"
 
 
 def test_offline_instruction_for_default_detector(home: Path) -> None:
@@ -179,10 +175,10 @@ def test_sha256_is_memoised_and_invalidated(home: Path, tmp_path: Path, monkeypa
     first = sha256_file(f)
     assert first == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     calls: list[object] = []
-    real = W.hashlib.sha256
-    monkeypatch.setattr(W.hashlib, "sha256", lambda *a: calls.append(a) or real(*a))
+    real = hashing.hashlib.new
+    monkeypatch.setattr(hashing.hashlib, "new", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert sha256_file(f) == first and calls == []  # memo hit: no hashing
-    W._HASH_MEMO.clear()
+    hashing._HASH_MEMO.clear()
     assert sha256_file(f) == first and calls == []  # disk memo hit (a re-run)
     f.write_bytes(b"abcd")
     os.utime(f, ns=(1, 1))
@@ -230,11 +226,11 @@ def test_pickle_with_sha_in_table_is_allowed(home: Path, tmp_path: Path) -> None
     with pytest.raises(WeightsError, match="refused"):
         load_checkpoint(ckpt)
     e = WeightsEntry(name="test-known", role=Role.INPAINTER, filename="known.pth", sha256=sha256_file(ckpt))
-    W.register_entry(e)
+    register_entry(e)
     try:
         assert load_checkpoint(ckpt)["c"].a == 1
     finally:
-        W.unregister_entry("test-known")
+        unregister_entry("test-known")
 
 
 def test_plain_state_dict_loads_weights_only(home: Path, shared: Path) -> None:
@@ -250,7 +246,7 @@ def test_damaged_file_is_a_weights_error(home: Path, tmp_path: Path) -> None:
 
 
 def test_build_backbones_from_shared(home: Path, shared: Path) -> None:
-    vgg = W.build("vgg16-features-pool3", model_dir=shared / "weights", offline=True)
+    vgg = build("vgg16-features-pool3", model_dir=shared / "weights", offline=True)
     assert len(vgg) == 17 and not any(p.requires_grad for p in vgg.parameters())
-    alex = W.build("alexnet-features", model_dir=shared / "weights", offline=True)
+    alex = build("alexnet-features", model_dir=shared / "weights", offline=True)
     assert alex(torch.zeros(1, 3, 64, 64)).shape[1] == 256

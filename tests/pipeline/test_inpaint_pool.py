@@ -26,30 +26,10 @@ from remove_people.pipeline.inputs import collect_inputs
 from remove_people.pipeline.runner import Pipeline
 from remove_people.stages.inpaint.opencv import TeleaInpainter
 
+from helpers.telea_variants import DyingOnceTelea, RefusingTelea
+
 #: Three photos with persons (different sizes), one without.
 PHOTOS = ("000000425989.jpg", "000000223747.jpg", "000000183872.jpg", "000000555009.jpg")
-#: The height of 000000223747.jpg: the photo the failing plugin below refuses.
-FAIL_HEIGHT = 370
-
-
-class RefusingTelea(TeleaInpainter):
-    """Telea that raises on one photo (by its height), as a plugin bug or a bad crop would."""
-
-    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        if image.shape[0] == FAIL_HEIGHT:
-            raise ValueError("refused on purpose")
-        return super().inpaint(image, mask)
-
-
-class DyingOnceTelea(TeleaInpainter):
-    """Telea whose worker process dies (as an out-of-memory kill would) the first time only."""
-
-    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        marker = Path(os.environ["RP_TEST_DIE_MARKER"])
-        if not marker.exists():
-            marker.write_text("died")
-            os._exit(1)
-        return super().inpaint(image, mask)
 
 
 @pytest.fixture()
@@ -128,10 +108,9 @@ def test_workers_leave_when_the_parent_is_killed(tmp_path: Path) -> None:
             f"""
             import json, sys, time
             import numpy as np
-            sys.path.insert(0, {str(Path(__file__).parent)!r})
             from remove_people.pipeline.inpaint_pool import InpaintPool
             from remove_people.config import build_stage
-            from test_inpaint_pool import SlowTelea
+            from helpers.telea_variants import SlowTelea
 
             if __name__ == "__main__":  # spawned workers import this file again
                 pool = InpaintPool(SlowTelea(build_stage("inpaint", "telea").params), 2, 1)
@@ -145,7 +124,8 @@ def test_workers_leave_when_the_parent_is_killed(tmp_path: Path) -> None:
             """
         )
     )
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
     line = proc.stdout.readline()
     pids = json.loads(line)
     assert len(pids) == 2 and all(_alive(p) for p in pids)
@@ -155,14 +135,6 @@ def test_workers_leave_when_the_parent_is_killed(tmp_path: Path) -> None:
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(p) for p in pids), "workers outlived their killed parent"
-
-
-class SlowTelea(TeleaInpainter):
-    """Telea that first sleeps a minute: a worker busy when its parent dies."""
-
-    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        time.sleep(60)
-        return super().inpaint(image, mask)
 
 
 def _alive(pid: int) -> bool:

@@ -1,6 +1,6 @@
 """The ``lama`` and ``migan`` inpainters and their torch base, through TorchScript stand-ins.
 
-The stand-ins (tests/torchscript_standins.py) have the published files' call signatures
+The stand-ins (tests/helpers/torchscript_standins.py) have the published files' call signatures
 and raise on any input that breaks the networks' conventions (value range, mask
 polarity and values, size), and they fill a hole with the mean colour of the *known*
 pixels; so on a flat-coloured photo with a red hole, the right fill is the flat colour,
@@ -100,7 +100,11 @@ def test_padding_mirrors_image_and_hole_to_the_network_size(name: str, standins:
     assert image.shape == (1, 3, *want) and hole.shape == (1, 1, *want)
     pad = ((0, want[0] - 37), (0, want[1] - 50))
     assert np.array_equal(hole[0, 0], np.pad(crop_hole > 0, pad, mode="symmetric").astype(np.float32))
-    assert np.allclose(image[0].transpose(1, 2, 0) * 255, np.pad(crop, pad + ((0, 0),), mode="symmetric"), atol=1e-3)
+    # The network gets its own value range, from the weights table ([0, 1] LaMa, [-1, 1] MI-GAN).
+    lo, hi = inp.preprocessing().value_range
+    assert (lo, hi) == ((0.0, 1.0) if name == "lama" else (-1.0, 1.0))
+    unit = (image[0].transpose(1, 2, 0) - lo) / (hi - lo)
+    assert np.allclose(unit * 255, np.pad(crop, pad + ((0, 0),), mode="symmetric"), atol=1e-3)
 
 
 @pytest.mark.parametrize("name", ["lama", "migan"])

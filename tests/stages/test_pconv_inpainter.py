@@ -16,16 +16,17 @@ PARAMS = dict(strategy="crop", margin=0.5, min_margin=32, max_side=512, feather=
 
 @pytest.fixture(scope="module")
 def checkpoint(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from remove_people.training.pconv import TrainConfig, train
+    from remove_people.training.configs import PConvTrainConfig
+    from remove_people.training.pconv import train_pconv
 
     out = tmp_path_factory.mktemp("pconv-run")
-    cfg = TrainConfig(
+    cfg = PConvTrainConfig(
         data=str(shared / "data" / "train256"), out=str(out), epochs=1, finetune_epochs=0, batch_size=2, size=64,
         width=8, seed=0, workers=0, limit_train=4, limit_val=2, checkpoint_every=0, p_persons=0.5,
         annotations=str(shared / "data" / "coco-person" / "annotations" / "instances.json"),
         vgg_weights=str(shared / "weights" / "vgg16_features_pool3.pth"), progress=False,
     )
-    summary = train(cfg)
+    summary = train_pconv(cfg)
     assert summary["finished"]
     return out / "model.pt"
 

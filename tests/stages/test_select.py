@@ -151,7 +151,7 @@ def coco_instances(shared: Path, file_name: str, categories: tuple[str, ...] = (
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
 
     return read_image(path).rgb
 

@@ -19,7 +19,7 @@ import pytest
 
 from remove_people.config import Config, build_stage
 from remove_people.errors import UsageError
-from remove_people.pipeline.imageio import read_image
+from remove_people.pipeline.image_reader import read_image
 from remove_people.stages.detect.base import Frame, Instance
 
 pytest.importorskip("openvino")
@@ -117,7 +117,7 @@ import json, sys
 import numpy as np
 from pathlib import Path
 from remove_people.config import Config, build_stage
-from remove_people.pipeline.imageio import read_image
+from remove_people.pipeline.image_reader import read_image
 from remove_people.stages.detect.base import Frame
 paths = [Path(p) for p in json.loads(sys.argv[1])]
 det = build_stage("detect", config=Config.load(overrides=["detect.yolo.backend=torch"]))

@@ -15,7 +15,7 @@ import pytest
 
 from remove_people.config import Config, build_stage
 from remove_people.errors import UsageError
-from remove_people.pipeline.imageio import read_image
+from remove_people.pipeline.image_reader import read_image
 from remove_people.stages.detect.base import Frame, Instance
 from remove_people.stages.detect.merge import flip_back, keep_supported, merge_instances
 from remove_people.stages.detect.yolo import weights_list

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from remove_people.models.deepfillv2 import load_generator
-from remove_people.training.deepfillv2 import DeepFillTrainConfig, read_losses, train_deepfillv2
+from remove_people.training.configs import DeepFillv2TrainConfig
+from remove_people.training.deepfillv2 import read_losses, train_deepfillv2
 
 
 @pytest.fixture(autouse=True)
@@ -16,14 +17,14 @@ def _two_threads() -> None:
     torch.set_num_threads(2)
 
 
-def config(shared: Path, out: Path, **kw: object) -> DeepFillTrainConfig:
+def config(shared: Path, out: Path, **kw: object) -> DeepFillv2TrainConfig:
     values: dict[str, object] = dict(
         data=str(shared / "data/train256"), out=str(out), layout="pt", steps=6, batch_size=2, size=32,
         limit_train=2, workers=0, p_persons=0.5, annotations=str(shared / "data/coco-person/annotations/instances.json"),
         device="cpu", checkpoint_every=0,
     )  # fmt: skip
     values.update(kw)
-    return DeepFillTrainConfig(**values)  # type: ignore[arg-type]
+    return DeepFillv2TrainConfig(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from remove_people.training.pconv import LOSS_KEYS, TrainConfig, read_losses, train
+from remove_people.training.configs import PConvTrainConfig
+from remove_people.training.pconv import LOSS_KEYS, read_losses, train_pconv
 
 
-def _cfg(shared: Path, out: Path, **kw) -> TrainConfig:
+def _cfg(shared: Path, out: Path, **kw) -> PConvTrainConfig:
     base = dict(
         data=str(shared / "data" / "train256"), split="split.csv", out=str(out), epochs=1, finetune_epochs=1,
         batch_size=2, size=32, seed=3, width=8, workers=0, limit_train=4, limit_val=2, checkpoint_every=0,
@@ -19,7 +20,7 @@ def _cfg(shared: Path, out: Path, **kw) -> TrainConfig:
         vgg_weights=str(shared / "weights" / "vgg16_features_pool3.pth"), progress=False,
     )
     base.update(kw)
-    return TrainConfig(**base)
+    return PConvTrainConfig(**base)
 
 
 def _seq(path: Path) -> list[tuple]:
@@ -28,14 +29,14 @@ def _seq(path: Path) -> list[tuple]:
 
 def test_resume_gives_the_same_loss_sequence(shared: Path, tmp_path: Path) -> None:
     # 4 images, batch 2: 2 steps per epoch, 1 epoch + 1 fine-tune epoch (crosses the phase switch).
-    full = train(_cfg(shared, tmp_path / "full"))
+    full = train_pconv(_cfg(shared, tmp_path / "full"))
     assert full["finished"] and full["global_step"] == 4
     # interrupted in the middle of the fine-tune epoch, then resumed
-    part = train(_cfg(shared, tmp_path / "part", max_steps=3))
+    part = train_pconv(_cfg(shared, tmp_path / "part", max_steps=3))
     assert not part["finished"] and part["global_step"] == 3
     with pytest.raises(FileExistsError):
-        train(_cfg(shared, tmp_path / "part"))
-    resumed = train(_cfg(shared, tmp_path / "part"), resume=True)
+        train_pconv(_cfg(shared, tmp_path / "part"))
+    resumed = train_pconv(_cfg(shared, tmp_path / "part"), resume=True)
     assert resumed["finished"] and resumed["global_step"] == 4
     a, b = _seq(tmp_path / "full" / "losses.csv"), _seq(tmp_path / "part" / "losses.csv")
     assert [r[:4] for r in a] == [("train", "train", 0, 1), ("train", "train", 0, 2), ("val", "train", 0, 2),
@@ -61,7 +62,7 @@ def test_overfit_four_images(shared: Path) -> None:
     from remove_people.models.losses import InpaintingLoss
     from remove_people.models.pconv import PConvUNet
     from remove_people.training.masks import MaskMixer, PersonMasks
-    from remove_people.training.pconv import InpaintDataset, read_split
+    from remove_people.training.data import InpaintDataset, read_split
 
     data = shared / "data" / "train256"
     files = read_split(data, "split.csv")["train"][:4]

@@ -32,14 +32,12 @@ MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg", ".jpeg", ".gi
 class MaskParams:
     """path: a folder of masks (matched by relative path, then by file stem), one mask image
     for every input, or a COCO annotation JSON. invert: masks mark holes black.
-    threshold: grey level above which a pixel is a hole. category: COCO category name or id.
-    images_root: unused for folders; reserved for COCO files whose names carry sub-folders."""
+    threshold: grey level above which a pixel is a hole. category: COCO category name or id."""
 
     path: str | None = param(None, kind="path")
     invert: bool = False
     threshold: int = param(127, lo=0, hi=65534)
     category: str | int = param("person", lo=0, hi=2**31 - 1)  # a COCO category name or id
-    images_root: str | None = param(None, kind="path")
 
 
 def split_components(mask: np.ndarray, label: str = PERSON) -> list[Instance]:
@@ -131,7 +129,7 @@ class MaskDetector(Detector):
 
     def _check_single_mask(self) -> None:
         """One mask for every input: decode it now, so a bad one fails the run once, up front."""
-        from remove_people.pipeline.imageio import read_mask
+        from remove_people.pipeline.mask_reader import read_mask
 
         try:
             read_mask(self.root, None, invert=self.params.invert, threshold=self.params.threshold)
@@ -161,7 +159,7 @@ class MaskDetector(Detector):
         return hits[0] if len(hits) == 1 else None
 
     def detect(self, frames: list[Frame]) -> list[list[Instance]]:
-        from remove_people.pipeline.imageio import read_mask
+        from remove_people.pipeline.mask_reader import read_mask
 
         out: list[list[Instance]] = []
         for f in frames:

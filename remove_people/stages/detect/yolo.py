@@ -72,7 +72,9 @@ def _ultralytics_offline_env() -> None:
     """Keep ultralytics from reaching the network or installing packages on import."""
     os.environ.setdefault("YOLO_AUTOINSTALL", "False")
     os.environ.setdefault("YOLO_VERBOSE", "False")
-    if os.environ.get("REMOVE_PEOPLE_OFFLINE", "") in {"1", "true", "yes"}:
+    from remove_people.models.locations import is_offline
+
+    if is_offline():
         os.environ.setdefault("YOLO_OFFLINE", "1")
 
 
@@ -107,7 +109,7 @@ class YoloModel:
     # so the cache key can be computed without ever loading the network.
     def weights_path(self) -> Path:
         if self._weights_path is None:
-            from remove_people.models.weights import resolve_weights
+            from remove_people.models.resolve import resolve_weights
 
             self._weights_path = Path(resolve_weights(self.weights))
         return self._weights_path
@@ -128,16 +130,13 @@ class YoloModel:
     @property
     def model(self) -> Any:
         if self._model is None:
+            from remove_people.models.loading import build
+            from remove_people.models.ultralytics_loader import load_yolo
+
             _ultralytics_offline_env()
-            path = self.weights_path()
-            self._check_trusted(path)  # before importing ultralytics: a refusal is instant
-            from ultralytics import YOLO
-
-            if self.backend() == "openvino":
-                from remove_people.models.openvino_runtime import openvino_model
-
-                path = openvino_model(path)
-            self._model = YOLO(str(path), task="segment")
+            # The table's builder (load_yolo: refuses an unknown full pickle unless trusted, before
+            # ultralytics is imported), also for a path the table does not know.
+            self._model = build(self.weights_path(), builder=load_yolo, trust=self.params.trust_weights, backend=self.backend())
         return self._model
 
     def runtime_precision(self) -> str | None:
@@ -147,28 +146,6 @@ class YoloModel:
         if compiled is None:
             return None
         return str(compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
-
-    def _check_trusted(self, path: Path) -> None:
-        """Refuse a .pt that is neither in the weights table (by sha256) nor trusted.
-
-        Why: ultralytics unpickles its checkpoints in full (``weights_only=False``), so a
-        booby-trapped ``--detector-weights`` file would run its code the moment it loads.
-        """
-        if self.params.trust_weights:
-            return
-        try:
-            from remove_people.models.weights import entry_for_sha256, sha256_file
-        except ImportError:  # pragma: no cover - model manager always present in releases
-            return
-        digest = sha256_file(path)
-        if entry_for_sha256(digest) is None:
-            from remove_people.errors import WeightsError
-
-            raise WeightsError(
-                f"{path}: refused to load: ultralytics weights are full pickles, which can run arbitrary code, "
-                f"and its sha256 {digest} is not in the weights table; if you trust where it came from, "
-                f"pass --set detect.yolo.trust_weights=true"
-            )
 
     def predict(self, sources: list[np.ndarray], frames: list[Frame]) -> list[list[Instance]]:
         """Instances for same-shaped BGR ``sources`` (``frames`` give each one's size), in order."""
@@ -312,7 +289,7 @@ class YoloDetector(Detector):
 
     def weights_identity(self) -> str | None:
         """The sha256 of each model's weights, joined in order (one model: its sha256, as before ensembles)."""
-        from remove_people.models.weights import sha256_file
+        from remove_people.models.hashing import sha256_file
 
         return "+".join(sha256_file(p) for p in self.weights_paths())
 

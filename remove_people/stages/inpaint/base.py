@@ -19,6 +19,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from remove_people.devices import resolve_device
 from remove_people.settings import param
 from remove_people.stages.base import Stage
 
@@ -125,21 +126,18 @@ def feather_alpha(hole: np.ndarray, width: int) -> np.ndarray:
     return np.clip(dist / float(width), 0.0, 1.0).astype(np.float32) * inside
 
 
-def check_device(setting: str, where: str) -> None:
-    """Refuse a ``device`` setting that is not ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (before any model loads)."""
-    from remove_people.errors import UsageError
+def blend_into_hole(original: np.ndarray, fill: np.ndarray, hole: np.ndarray, feather: int) -> np.ndarray:
+    """``original`` with its hole pixels replaced by ``fill``, blended over a ``feather``-pixel ramp
+    inside the hole's edge (:func:`feather_alpha`) and rounded; pixels outside the hole are untouched.
 
-    if not (setting in ("auto", "cpu", "cuda") or setting.startswith("cuda:")):
-        raise UsageError(f"{where}.device: {setting!r} is not auto, cpu, cuda or cuda:N")
-
-
-def resolve_device(setting: str) -> str:
-    """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; anything else is kept."""
-    if setting != "auto":
-        return setting
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    The paste-back of every inpainter; ``benchmarks/feather.py`` re-pastes one fill with it.
+    """
+    alpha = feather_alpha(hole, feather)[..., None]
+    blended = np.clip(np.rint(alpha * fill.astype(np.float32) + (1.0 - alpha) * original.astype(np.float32)), 0, 255)
+    out = original.copy()
+    inside = hole > 0
+    out[inside] = blended.astype(np.uint8)[inside]
+    return out
 
 
 class Inpainter(Stage):
@@ -275,10 +273,7 @@ class Inpainter(Stage):
         if scale != 1.0:
             sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
             out = cv2.resize(out[:sh, :sw].astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-        out = out[:h, :w].astype(np.float32)
         region_hole = hole[r.y0 : r.y1, r.x0 : r.x1]
-        alpha = feather_alpha(region_hole, self.params.feather)[..., None]
-        orig = image[r.y0 : r.y1, r.x0 : r.x1].astype(np.float32)
-        blended = np.clip(np.rint(alpha * out + (1.0 - alpha) * orig), 0, 255).astype(np.uint8)
+        blended = blend_into_hole(image[r.y0 : r.y1, r.x0 : r.x1], out[:h, :w], region_hole, self.params.feather)
         inside = region_hole > 0
         result[r.y0 : r.y1, r.x0 : r.x1][inside] = blended[inside]

@@ -50,12 +50,11 @@ class LamaInpainter(TorchInpainter):
     name = "lama"
     summary = "LaMa (big-lama, Fourier convolutions), IOPaint's TorchScript file; the quality choice for large holes."
     Params: ClassVar[type] = LamaParams
-    weights_entry: ClassVar[str] = "lama"
-    size_multiple: ClassVar[int] = 8
+    weights_entry: ClassVar[str] = "lama"  # its preprocessing: [0, 1], sides a multiple of 8
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     precision_note: ClassVar[str] = "LaMa's Fourier convolutions run FFTs, which cuFFT does in fp16 only for power-of-two sizes and not in bf16"
     worker_memory_mb: ClassVar[int] = 2500  # torch + 200 MB of weights + a 1024-px crop's activations (an estimate, not measured)
 
     def forward(self, model: Any, image: Any, hole: Any) -> Any:
-        """Our convention is the network's: image in [0, 1], 1 = hole; it returns the composite in [0, 1]."""
+        """The network's own call: image in [0, 1] (its range in the table), 1 = hole; it returns the composite."""
         return model(image, hole)

@@ -52,8 +52,7 @@ class MiganInpainter(TorchInpainter):
     name = "migan"
     summary = "MI-GAN (512, Places2), IOPaint's TorchScript trace; a small mobile network, the fast learned fill."
     Params: ClassVar[type] = MiganParams
-    weights_entry: ClassVar[str] = "migan"
-    fixed_size: ClassVar[int | None] = SIDE
+    weights_entry: ClassVar[str] = "migan"  # its preprocessing: [-1, 1], exactly 512 x 512
     worker_memory_mb: ClassVar[int] = 600  # torch + 27 MB of weights + 512x512 activations (an estimate, not measured)
 
     def check_params(self) -> None:
@@ -64,9 +63,8 @@ class MiganInpainter(TorchInpainter):
             raise UsageError(f"inpaint.migan.max_side must be at most {SIDE} (the network's input), got {p.max_side}")
 
     def forward(self, model: Any, image: Any, hole: Any) -> Any:
-        """image in [0, 1] and 1 = hole → the network's 4-channel input; its [-1, 1] output → [0, 1]."""
+        """image in [-1, 1] (its range in the table) and 1 = hole → the network's 4-channel input."""
         import torch
 
         known = 1.0 - hole
-        x = torch.cat([known - 0.5, (image * 2.0 - 1.0) * known], dim=1)
-        return (model(x) + 1.0) * 0.5
+        return model(torch.cat([known - 0.5, image * known], dim=1))

@@ -19,7 +19,8 @@ import numpy as np
 
 from remove_people.settings import param
 from remove_people.stages.base import params_to_dict
-from remove_people.stages.inpaint.base import CropParams, Inpainter, check_device
+from remove_people.devices import check_device
+from remove_people.stages.inpaint.base import CropParams, Inpainter
 
 
 @dataclass

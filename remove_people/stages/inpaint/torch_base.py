@@ -7,13 +7,17 @@ the cache key without building anything, load the network on the first ``fill`` 
 (a fully cached run never loads it), refuse a file the table cannot vouch for, put it
 on a device, pick a precision, run same-sized crops in batches, and let it go at the
 end of a run. A plugin keeps only its network specifics: which table entry it loads
-(``weights_entry``), how (``load_network``: TorchScript by default), how big its input
-must be (``size_multiple``, ``fixed_size``), and how a batch in our convention maps to
-the network's inputs and back (``forward``).
+(``weights_entry``), how its file becomes a network (``load_network``: the table entry's
+builder, through ``models.loading.build``; TorchScript for LaMa and MI-GAN), and how a
+batch maps to the network's inputs (``forward``). The input's value range and size rule
+come from the entry's ``preprocessing`` in the weights table, not from the plugin.
 
-The convention a plugin's ``forward`` receives: ``image`` (B, 3, H, W) RGB in [0, 1],
-``hole`` (B, 1, H, W) with 1 inside the hole and 0 outside; it returns (B, 3, H, W)
-RGB in [0, 1]. Only hole pixels of what it returns are used.
+The convention a plugin's ``forward`` receives: ``image`` (B, 3, H, W) RGB in the network's
+``preprocessing.value_range`` ([0, 1] for LaMa, [-1, 1] for MI-GAN and DeepFillv2),
+``hole`` (B, 1, H, W) with 1 inside the hole and 0 outside; it returns (B, 3, H, W) RGB in
+that same range. Only hole pixels of what it returns are used. DeepFillv2 keeps its own
+``fill`` (its batches pad crops of different sizes together, and its attention takes the
+exclusion mask) on top of the same weights, model, device and precision handling.
 
 Padding lives here, not in ``Inpainter.pad_multiple``: the inpainter base pads crops
 with the hole set to 0, so the mirrored copy of the hole's own content (the person
@@ -27,15 +31,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
+from remove_people.devices import check_device, torch_device
 from remove_people.errors import UsageError, WeightsError
+from remove_people.models.weights_entry import Preprocessing
 from remove_people.settings import param
-from remove_people.stages.inpaint.base import CropParams, Inpainter, check_device, resolve_device
+from remove_people.stages.inpaint.base import CropParams, Inpainter
 
 log = logging.getLogger("remove_people.inpaint")
 
@@ -92,12 +99,8 @@ class TorchInpainter(Inpainter):
     precisions: ClassVar[tuple[str, ...]] = PRECISIONS
     precision_note: ClassVar[str] = ""
     #: How a half precision is applied: ``autocast`` (weights stay fp32; safe for TorchScript)
-    #: or ``cast`` (weights and inputs converted, as the DeepFillv2 and pconv plugins do today).
+    #: or ``cast`` (weights and inputs converted, as the DeepFillv2 plugin does).
     half_mode: ClassVar[str] = "autocast"
-    #: Network inputs must have sides that are multiples of this (padded here, hole mirrored).
-    size_multiple: ClassVar[int] = 1
-    #: A network that takes exactly ``fixed_size`` x ``fixed_size`` (MI-GAN: 512); ``None`` = any size.
-    fixed_size: ClassVar[int | None] = None
 
     def __init__(self, params: Any | None = None) -> None:
         super().__init__(params)
@@ -119,11 +122,21 @@ class TorchInpainter(Inpainter):
     def check_params(self) -> None:
         """Refuse settings the network cannot run with (before anything loads); the base checks none."""
 
+    @classmethod
+    def preprocessing(cls) -> Preprocessing:
+        """What the network expects (value range, size multiple, fixed size), from its table entry;
+        a plugin with no entry gets the defaults ([0, 1], any size)."""
+        if not cls.weights_entry:
+            return Preprocessing()
+        from remove_people.models.weights_table import get_entry
+
+        return get_entry(cls.weights_entry).preprocessing
+
     # -- weights --------------------------------------------------------------------------
 
     @property
     def weights_name(self) -> str:
-        """What to resolve: the explicit ``weights`` or the plugin's table entry."""
+        """What to resolve: the explicit ``weights`` or the plugin's table entry (DeepFillv2: of its variant and layout)."""
         return self.params.weights or self.weights_entry
 
     def weights_path(self) -> Path:
@@ -133,10 +146,11 @@ class TorchInpainter(Inpainter):
         file, the folders it may go in, and its download URL.
         """
         if self._path is None:
-            from remove_people.models.weights import is_offline, resolve_weights
+            from remove_people.models.locations import is_offline
+            from remove_people.models.resolve import resolve_weights
 
             if not self.weights_name:
-                raise UsageError(f"inpaint.{self.name}.weights is not set and the plugin names no table entry")
+                raise UsageError(self.missing_weights_message())
             try:
                 self._path = Path(resolve_weights(self.weights_name))
             except WeightsError as err:
@@ -145,9 +159,13 @@ class TorchInpainter(Inpainter):
                 raise
         return self._path
 
+    def missing_weights_message(self) -> str:
+        """The usage error when neither ``weights`` nor ``weights_entry`` names a file."""
+        return f"inpaint.{self.name}.weights is not set and the plugin names no table entry"
+
     def _named_entry(self) -> Any:
         """The table entry ``weights_name`` names, or ``None`` when it is a path."""
-        from remove_people.models.weights import get_entry
+        from remove_people.models.weights_table import get_entry
 
         try:
             return get_entry(self.weights_name)
@@ -156,7 +174,7 @@ class TorchInpainter(Inpainter):
 
     def weights_available(self) -> bool:
         """Whether the weight file is on disk now (no download, nothing loaded): ``eval inpaint`` asks."""
-        from remove_people.models.weights import find_local
+        from remove_people.models.resolve import find_local
 
         if Path(self.weights_name).expanduser().is_file():
             return True
@@ -164,18 +182,22 @@ class TorchInpainter(Inpainter):
         return entry is not None and find_local(entry) is not None
 
     def checked_entry(self) -> Any:
-        """The table entry a weight file must match before it loads: the named one, else the plugin's own."""
-        from remove_people.models.weights import get_entry
+        """The table entry a weight file must match before it loads: the named one, else the plugin's own
+        (``None`` for a plugin with no entry)."""
+        if self.weights_entry:
+            from remove_people.models.weights_table import get_entry
 
-        return self._named_entry() or get_entry(self.weights_entry)
+            return self._named_entry() or get_entry(self.weights_entry)
+        return self._named_entry()
 
     def load_network(self, path: Path) -> Any:
-        """Load the network from ``path`` on the CPU (TorchScript by default; checksum first, see
-        :func:`~remove_people.models.weights.load_torchscript`). Plugins with other formats override this."""
-        from remove_people.models.weights import load_torchscript
+        """The network from ``path``, on the CPU: the builder of the entry the file is checked against
+        (:func:`~remove_people.models.loading.build`; TorchScript for LaMa and MI-GAN, the published
+        checksum first). Plugins whose files the table may not know pass their own builder."""
+        from remove_people.models.loading import build
 
-        return load_torchscript(
-            path, self.checked_entry(), trust=self.params.trust_weights,
+        return build(
+            path, entry=self.checked_entry(), trust=self.params.trust_weights,
             trust_setting=f"--set inpaint.{self.name}.trust_weights=true",
         )
 
@@ -185,7 +207,7 @@ class TorchInpainter(Inpainter):
             import torch
 
             net = self.load_network(self.weights_path())
-            self._device = torch.device(resolve_device(self.params.device))
+            self._device = torch_device(self.params.device)
             self._dtype = torch.float32
             if self._device.type == "cuda":
                 self._dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.params.precision]
@@ -208,18 +230,37 @@ class TorchInpainter(Inpainter):
 
     # -- filling --------------------------------------------------------------------------
 
+    @abstractmethod
     def forward(self, model: Any, image: Any, hole: Any) -> Any:
-        """Run the network on a batch in our convention (module docstring); return RGB in [0, 1]."""
-        raise NotImplementedError
+        """Run the network on a batch in the convention of the module docstring (the network's value
+        range); return RGB in that range."""
 
     def input_shape(self, h: int, w: int) -> tuple[int, int]:
-        """The padded (H, W) the network gets for an ``h`` x ``w`` crop."""
-        if self.fixed_size is not None:
-            if h > self.fixed_size or w > self.fixed_size:
-                raise ValueError(f"inpaint.{self.name}: a {w}x{h} crop exceeds the network's fixed {self.fixed_size}x{self.fixed_size} input")
-            return self.fixed_size, self.fixed_size
-        k = self.size_multiple
+        """The padded (H, W) the network gets for an ``h`` x ``w`` crop (the entry's size rule)."""
+        pre = self.preprocessing()
+        if pre.fixed_size and pre.native_size:
+            side = pre.native_size
+            if h > side or w > side:
+                raise ValueError(f"inpaint.{self.name}: a {w}x{h} crop exceeds the network's fixed {side}x{side} input")
+            return side, side
+        k = pre.size_multiple or 1
         return -(-h // k) * k, -(-w // k) * k
+
+    def to_network_range(self, x: Any) -> Any:
+        """A float tensor of 0..255 values to the network's value range, in place.
+
+        Written as one division and one offset so each plugin keeps its exact arithmetic:
+        ``x / 255`` for [0, 1]; ``x / 127.5 - 1`` for [-1, 1] (equal to ``(x / 255) * 2 - 1`` bit
+        for bit, a scaling by two being exact).
+        """
+        lo, hi = self.preprocessing().value_range
+        x = x.div_(255.0 / (hi - lo))
+        return x.add_(lo) if lo else x
+
+    def to_unit_range(self, out: Any) -> Any:
+        """The network's output, in its value range, to [0, 1] (no work for [0, 1] networks)."""
+        lo, hi = self.preprocessing().value_range
+        return out if (lo, hi) == (0.0, 1.0) else (out - lo) / (hi - lo)
 
     def batches(self, shapes: list[tuple[int, int]]) -> Iterator[list[int]]:
         """Indices of crops run together: same padded shape, at most ``batch_size`` each.
@@ -256,10 +297,10 @@ class TorchInpainter(Inpainter):
                 pad = ((0, H - h), (0, W - w))
                 xs.append(np.pad(images[i], pad + ((0, 0),), mode="symmetric"))
                 ms.append(np.pad(holes[i] > 127, pad, mode="symmetric"))
-            image = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous().to(self._device, in_dtype).div_(255.0)
+            image = self.to_network_range(torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous().to(self._device, in_dtype))
             hole = torch.from_numpy(np.stack(ms)[:, None]).to(self._device, in_dtype)
             with torch.inference_mode(), autocast_context(self._device, None if self.half_mode == "cast" else self._dtype):
-                out = self.forward(model, image, hole).float().clamp_(0.0, 1.0).mul_(255.0)
+                out = self.to_unit_range(self.forward(model, image, hole)).float().clamp_(0.0, 1.0).mul_(255.0)
             out = out.permute(0, 2, 3, 1).cpu().numpy()
             for k, i in enumerate(chunk):
                 h, w = images[i].shape[:2]

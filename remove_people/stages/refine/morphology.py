@@ -13,7 +13,7 @@ the shadow's soft edge is swallowed by the same halo as the person's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -22,9 +22,10 @@ from remove_people.settings import param
 from remove_people.stages.base import NoParams
 from remove_people.stages.detect.base import Instance
 from remove_people.stages.refine.base import Refiner, union
+from remove_people.stages.refine.shadows import ShadowParams, shadow_mask
 
-if TYPE_CHECKING:
-    from remove_people.stages.refine.shadows import ShadowParams
+#: The shadow step's defaults live in ``ShadowParams``; the refiner's settings show them under its names.
+_SHADOW = ShadowParams()
 
 
 @dataclass
@@ -45,10 +46,10 @@ class MorphologyParams:
     smooth: int = param(3, lo=0, hi=512)
     min_area: int = param(64, lo=0, hi=2**32)
     shadows: bool = False
-    shadow_extent: float = param(1.0, lo=0.0, hi=10.0)
-    shadow_darkening: float = param(0.12, lo=0.0, hi=1.0)
-    shadow_chroma: float = param(0.05, lo=0.0, hi=1.0)
-    shadow_edge: float = param(0.12, lo=0.0, hi=10.0)
+    shadow_extent: float = param(_SHADOW.extent, lo=0.0, hi=10.0)
+    shadow_darkening: float = param(_SHADOW.darkening, lo=0.0, hi=1.0)
+    shadow_chroma: float = param(_SHADOW.chroma, lo=0.0, hi=1.0)
+    shadow_edge: float = param(_SHADOW.edge, lo=0.0, hi=10.0)
 
 
 def ellipse(radius: int) -> np.ndarray:
@@ -104,19 +105,15 @@ class MorphologyRefiner(Refiner):
             out &= ~protect
         return out.astype(np.uint8) * 255
 
-    def _shadow_params(self) -> "ShadowParams":
-        from remove_people.stages.refine.shadows import ShadowParams
-
+    def _shadow_params(self) -> ShadowParams:
         p = self.params
         return ShadowParams(extent=p.shadow_extent, darkening=p.shadow_darkening, chroma=p.shadow_chroma, edge=p.shadow_edge)
 
     @staticmethod
     def _shadow(
-        rgb: np.ndarray, m: np.ndarray, inst: Instance, instances: list[Instance], protect: np.ndarray | None, sp: "ShadowParams"
+        rgb: np.ndarray, m: np.ndarray, inst: Instance, instances: list[Instance], protect: np.ndarray | None, sp: ShadowParams
     ) -> np.ndarray:
         """The shadow attached to one person; other instances and protected pixels are never shadow."""
-        from remove_people.stages.refine.shadows import shadow_mask
-
         exclude = np.zeros(m.shape, dtype=bool) if protect is None else protect.copy()
         for other in instances:
             if other is not inst:

@@ -29,7 +29,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from remove_people.pipeline.atomic import is_temp_name

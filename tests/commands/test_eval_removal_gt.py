@@ -46,7 +46,7 @@ def _eval(*args: str) -> tuple[int, str, dict]:
 
 def test_hand_made_runs_score_as_they_must(tmp_path: Path, shared: Path) -> None:
     from remove_people.evaluation.removal_score import coco_ground_truth
-    from remove_people.pipeline.imageio import read_image
+    from remove_people.pipeline.image_reader import read_image
 
     coco = _coco(shared)
     images = shared / "data" / "coco-person" / "images"
