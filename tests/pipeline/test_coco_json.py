@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from pycocotools import mask as mask_utils
 
 from remove_people.errors import InputError, UsageError
 from remove_people.pipeline.coco_json import decode_rle_string, load_coco
+from remove_people.pipeline import safe_read
 from remove_people.pipeline.safe_read import read_regular
 
 
@@ -98,30 +98,30 @@ def test_read_regular_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None
         read_regular(link, "cache", 10, follow_symlinks=False)
 
 
-def test_read_regular_is_bounded_even_while_the_file_grows(tmp_path: Path) -> None:
+def test_read_regular_is_bounded_even_while_the_file_grows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "big.png"
     f.write_bytes(bytes(1000))
     with pytest.raises(InputError, match="over the limit of 999 bytes; raise it"):
         read_regular(f, "image", 999, too_big="raise it")
     assert len(read_regular(f, "image", 1000)) == 1000
-    # A file that grows while it is read stops at the bound (a writer appending without end).
+    # A file that grows between the size check and the read stops at the bound. The size
+    # seen at open time is made stale on purpose (deterministic, unlike a racing writer
+    # thread, which sometimes stopped exactly at the limit and made this test flaky).
     grow = tmp_path / "grow.png"
-    grow.write_bytes(b"")
-    stop = threading.Event()
+    grow.write_bytes(bytes(10))
+    real_fstat = os.fstat
 
-    def writer() -> None:
-        with open(grow, "ab") as fh:
-            while not stop.is_set():
-                fh.write(bytes(1 << 16))
-                fh.flush()
+    def fstat_then_grow(fd: int) -> os.stat_result:
+        st = real_fstat(fd)
+        grow.write_bytes(bytes(5000))  # the writer appends after our check
+        return st
 
-    t = threading.Thread(target=writer)
-    t.start()
-    try:
-        while grow.stat().st_size < (1 << 20):
-            pass
+    monkeypatch.setattr(safe_read.os, "fstat", fstat_then_grow)
+    with pytest.raises(InputError, match="limit"):
+        read_regular(grow, "image", 1000)
+    monkeypatch.undo()
+    # The same holds for real files whose reported size is not their length (Linux /proc).
+    proc = Path("/proc/self/status")
+    if proc.exists():
         with pytest.raises(InputError, match="limit"):
-            read_regular(grow, "image", 1 << 20)
-    finally:
-        stop.set()
-        t.join()
+            read_regular(proc, "list", 100)
