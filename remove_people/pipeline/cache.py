@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,7 @@ class ArtifactCache:
         self._write_failed = False
         #: What the root is, checked on first use: "absent", "ours" or "unusable" (see ``_root_state``).
         self._state: str | None = None
+        self._root_lock = threading.Lock()
 
     # -- the root --------------------------------------------------------------------------
 
@@ -204,10 +206,11 @@ class ArtifactCache:
         if not self._usable() or self._write_failed:
             return
         try:
-            if self._state == "absent":
-                self.root.mkdir(parents=True, exist_ok=True)
-                write_marker(self.root)
-                self._state = "ours"
+            with self._root_lock:  # entries may be written from the run's I/O threads
+                if self._state == "absent":
+                    self.root.mkdir(parents=True, exist_ok=True)
+                    write_marker(self.root)
+                    self._state = "ours"
             self._write_entry(stage, key, meta, files)
         except OSError as err:
             self._write_failed = True

@@ -107,6 +107,9 @@ class Pipeline:
         self._pool: InpaintPool | None = None
         self._pool_planned = False
         self._run_images = 0
+        #: During ``run``: the I/O threads that also write cache entries, and those writes.
+        self._cache_pool: ThreadPoolExecutor | None = None
+        self._cache_writes: list[Future] = []
         parse_workers(run.get("inpaint_workers", "auto"))  # a bad value fails before any work
         #: Set when the output disk is full or read-only: every later write would fail too,
         #: so the run stops taking new batches (finished outputs stay) instead of grinding on.
@@ -172,6 +175,7 @@ class Pipeline:
         inflight: deque[tuple[_Work, Future | None]] = deque()
         pending_writes: list[Future] = []
         pool = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="rp-io")
+        self._cache_pool = pool
         try:
             next_loads: list[Future] | None = None
             batch_iter = batches()
@@ -220,6 +224,7 @@ class Pipeline:
                 self.on_progress(len(summary.outcomes), total, "inpaint" if inflight else "write")
             self._collect(inflight, summary, pending_writes, pool, keep=0)
             self._drain(pending_writes, summary, block=True)
+            self._wait_cache_writes()
             if self._stop_reason:
                 msg = f"stopped after {len(summary.outcomes)} of {total} images: {self._stop_reason}"
                 summary.warnings.append(msg)
@@ -232,14 +237,42 @@ class Pipeline:
             for f in pending_writes:
                 f.cancel()
             self._drain(pending_writes, summary, block=True, swallow_cancel=True)
+            self._wait_cache_writes()  # what was computed stays cached: the next run resumes from it
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            self._cache_pool = None
+            self._cache_writes = []
             summary.wall_seconds = time.perf_counter() - t_start
             summary.cache_hits = dict(self.cache.stats.hits)
             summary.cache_misses = dict(self.cache.stats.misses)
             summary.cache_corrupt = self.cache.stats.corrupt
             summary.models_loaded = sorted(self._computed)
         return summary
+
+    def _cache_put(self, put: Callable[..., None], *args: Any) -> None:
+        """Store a cache entry: on the I/O threads during ``run``, else here and now.
+
+        Why: encoding the entries' PNGs (instance masks, the mask, the result) was the main
+        thread's largest cost after detection, and the main thread is what the inpainting
+        workers wait on; OpenCV's encoder releases the GIL. The entries are still written
+        atomically, and ``run`` waits for them before it returns (also after Ctrl-C).
+        """
+        if self._cache_pool is None:
+            put(*args)
+            return
+        still = []
+        for f in self._cache_writes:
+            if f.done():
+                f.result()  # a failed write that is not an OSError (which the cache reports) is a bug: raise it
+            else:
+                still.append(f)
+        still.append(self._cache_pool.submit(put, *args))
+        self._cache_writes = still
+
+    def _wait_cache_writes(self) -> None:
+        writes, self._cache_writes = self._cache_writes, []
+        for f in writes:
+            f.result()
 
     def _drain(self, futures: list[Future], summary: RunSummary, block: bool, swallow_cancel: bool = False) -> None:
         still = []
@@ -383,7 +416,7 @@ class Pipeline:
                 summary.warnings.append(msg)
                 self.on_message(f"warning: {msg}")
             if w.failed is None and self.detector.cacheable:
-                self.cache.put_instances(w.keys["detect"], inst, {"image": w.item.rel})
+                self._cache_put(self.cache.put_instances, w.keys["detect"], inst, {"image": w.item.rel})
         if not self.detector.cacheable:
             self.cache.stats.misses["detect"] += len(need_detect)
         self._add_time(summary, "detect", time.perf_counter() - t)
@@ -400,7 +433,7 @@ class Pipeline:
             w.mask = self.refiner.refine(w.loaded.rgb, remove, protect) if remove else np.zeros(w.loaded.rgb.shape[:2], np.uint8)
             w.exclude = self.selector.source_exclusion(instances, remove, w.mask) if remove else None
             self._computed.add(f"refine:{self.refiner.name}")
-            self.cache.put_mask(w.keys["refine"], w.mask, {"image": w.item.rel, "persons": w.persons}, w.exclude)
+            self._cache_put(self.cache.put_mask, w.keys["refine"], w.mask, {"image": w.item.rel, "persons": w.persons}, w.exclude)
         self.check_hole_sizes(works)  # cached masks too: every executor calls this method
         self._add_time(summary, "refine", time.perf_counter() - t)
 
@@ -462,7 +495,7 @@ class Pipeline:
             return
         w.result = reply.result
         self._computed.add(f"inpaint:{self.inpainter.name}")
-        self.cache.put_result(w.keys["inpaint"], w.result, {"image": w.item.rel})
+        self._cache_put(self.cache.put_result, w.keys["inpaint"], w.result, {"image": w.item.rel})
 
     def write_one(self, w: _Work, summary: RunSummary) -> ImageOutcome:
         """Encode and write one output (and its mask / comparison) atomically."""

@@ -192,7 +192,9 @@ class Selector:
         out: list[int | None] = []
         for obj in objects:
             area = max(1, obj.area)
-            fracs = [float((obj.mask & r).sum()) / area for r in reach]
+            rows, cols = obj.window()  # counted inside the object's box, not over the whole frame
+            m = obj.mask[rows, cols]
+            fracs = [float(np.count_nonzero(m & r[rows, cols])) / area for r in reach]
             best = int(np.argmax(fracs))
             attached = fracs[best] > 0 and fracs[best] >= p.accessory_overlap
             out.append(best if attached else None)

@@ -81,7 +81,13 @@ class MorphologyRefiner(Refiner):
         out = np.zeros(shape, dtype=bool)
         shadow_params = self._shadow_params() if p.shadows else None
         for inst in instances:
-            m = inst.mask
+            x0, y0, x1, y1 = inst.box or (0, 0, 0, 0)
+            radius = int(round(p.dilate + p.dilate_frac * max(0.0, y1 - y0)))
+            # Each instance is worked on inside its box, grown by what the closing and the dilation
+            # can reach (a closing looks 2 * close past the mask): the same pixels as on the whole
+            # frame, at a fraction of the cost. Shadows look at the whole photo.
+            win = (slice(None), slice(None)) if shadow_params is not None else inst.window(2 * p.close + radius + 2)
+            m = inst.mask[win]
             if p.min_area > 0:
                 m = drop_specks(m, p.min_area)
             if not m.any():
@@ -90,13 +96,11 @@ class MorphologyRefiner(Refiner):
                 m = fill_holes(m)
             if p.close > 0:
                 m = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_CLOSE, ellipse(p.close)).astype(bool)
-            x0, y0, x1, y1 = inst.box or (0, 0, 0, 0)
             if shadow_params is not None and inst.is_person:
                 m = m | self._shadow(rgb, m, inst, instances, protect, shadow_params)
-            radius = int(round(p.dilate + p.dilate_frac * max(0.0, y1 - y0)))
             if radius > 0:
                 m = cv2.dilate(m.astype(np.uint8), ellipse(radius)).astype(bool)
-            out |= m
+            out[win] |= m
         if p.smooth > 0 and out.any():
             k = 2 * p.smooth + 1
             # Union with the blurred mask: smoothing may round off corners outward, never inward.
