@@ -75,3 +75,20 @@ def test_cli_feather_shadows_and_accessories_reach_the_config(monkeypatch, tmp_p
     assert {0, 26, 35, 67} <= set(cfg.data["detect"]["yolo"]["classes"])
     code = cli.main(["run", str(img), "--out", str(tmp_path / "o"), "--refiner", "none", "--shadows"])
     assert code == 2
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_no_feather_pastes_the_same_bytes_as_the_blend_formula(dtype: type) -> None:
+    """``feather=0`` skips the full-window float blend; it must give what the formula gives with alpha 1."""
+    rng = np.random.default_rng(3)
+    original = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    fill = rng.uniform(-20, 275, (40, 50, 3)).astype(dtype) if dtype != np.uint8 else rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    fill[0, :3] = np.array([2.5, 3.5, 254.5])[:, None] if dtype != np.uint8 else fill[0, :3]  # ties round to even
+    hole = np.zeros((40, 50), np.uint8)
+    hole[5:30, 10:45] = 255
+    hole[0, :3] = 255
+    alpha = (hole > 0).astype(np.float32)[..., None]
+    want = original.copy()
+    formula = np.clip(np.rint(alpha * fill.astype(np.float32) + (1.0 - alpha) * original.astype(np.float32)), 0, 255).astype(np.uint8)
+    want[hole > 0] = formula[hole > 0]
+    assert np.array_equal(blend_into_hole(original, fill, hole, 0), want)

@@ -132,10 +132,15 @@ def blend_into_hole(original: np.ndarray, fill: np.ndarray, hole: np.ndarray, fe
 
     The paste-back of every inpainter; ``benchmarks/feather.py`` re-pastes one fill with it.
     """
+    inside = hole > 0
+    if feather <= 0:  # no ramp: the fill itself, rounded (the same bytes as the blend below, without its full-window float pass)
+        out = original.copy()
+        picked = fill[inside]
+        out[inside] = picked if picked.dtype == np.uint8 else np.clip(np.rint(picked.astype(np.float32)), 0, 255).astype(np.uint8)
+        return out
     alpha = feather_alpha(hole, feather)[..., None]
     blended = np.clip(np.rint(alpha * fill.astype(np.float32) + (1.0 - alpha) * original.astype(np.float32)), 0, 255)
     out = original.copy()
-    inside = hole > 0
     out[inside] = blended.astype(np.uint8)[inside]
     return out
 
