@@ -13,7 +13,7 @@ Why this shape:
 - A bad input fails alone: one line names the file and the reason, the others go on.
 - Every file is written atomically, so Ctrl-C or a kill leaves only complete outputs.
 
-Why so long (about 530 lines): ``Pipeline`` is the one place where a photo's steps are
+Why so long (about 570 lines): ``Pipeline`` is the one place where a photo's steps are
 ordered (batches, cache look-ups from the last stage back, the inpainting pool, the writes),
 and each step is a method the Ray executor reuses on its own (``load_one``, ``detect_batch``,
 ``write_one``, ...); cut apart, that order would be spread over modules that all need the
