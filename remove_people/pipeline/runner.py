@@ -175,7 +175,9 @@ class Pipeline:
         inflight: deque[tuple[_Work, Future | None]] = deque()
         pending_writes: list[Future] = []
         pool = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="rp-io")
-        self._cache_pool = pool
+        # One thread, so entries land in the order they were made: a photo's detect entry before
+        # its refine entry before its result, as when they were written here (a kill leaves a prefix).
+        self._cache_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rp-cache")
         try:
             next_loads: list[Future] | None = None
             batch_iter = batches()
@@ -240,6 +242,7 @@ class Pipeline:
             self._wait_cache_writes()  # what was computed stays cached: the next run resumes from it
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            self._cache_pool.shutdown(wait=True)  # queued entries are finished, never dropped
             self._cache_pool = None
             self._cache_writes = []
             summary.wall_seconds = time.perf_counter() - t_start
@@ -250,12 +253,13 @@ class Pipeline:
         return summary
 
     def _cache_put(self, put: Callable[..., None], *args: Any) -> None:
-        """Store a cache entry: on the I/O threads during ``run``, else here and now.
+        """Store a cache entry: on the run's cache-writer thread during ``run``, else here and now.
 
         Why: encoding the entries' PNGs (instance masks, the mask, the result) was the main
         thread's largest cost after detection, and the main thread is what the inpainting
         workers wait on; OpenCV's encoder releases the GIL. The entries are still written
-        atomically, and ``run`` waits for them before it returns (also after Ctrl-C).
+        atomically and in order (one thread), and ``run`` waits for them before it returns
+        (also after Ctrl-C).
         """
         if self._cache_pool is None:
             put(*args)
