@@ -49,22 +49,27 @@ def downsample(level: Level) -> Level:
     """
     h, w = level.shape
     known = (~level.hole & ~level.exclude).astype(np.float32)
-    img = level.image.astype(np.float32) * known[..., None]
+    img = np.multiply(level.image, known[..., None], dtype=np.float32)
     # Taps at -2..+3 around each even pixel (anchor 2 of 6), centred between 2Y and 2Y+1; keep every second.
     kx, ky = _KERNEL.reshape(1, -1), _KERNEL.reshape(-1, 1)
     num = cv2.sepFilter2D(img, -1, kx, ky, anchor=(2, 2), borderType=cv2.BORDER_CONSTANT)
     den = cv2.sepFilter2D(known, -1, kx, ky, anchor=(2, 2), borderType=cv2.BORDER_CONSTANT)
     num, den = num[::2, ::2], den[::2, ::2]
     hh, ww = den.shape
-    hole_f = np.pad(level.hole, ((0, hh * 2 - h), (0, ww * 2 - w)), mode="edge")
-    any_hole = hole_f.reshape(hh, 2, ww, 2).any(axis=(1, 3))
-    hole = (den <= 1e-6) & any_hole
+    hole = (den <= 1e-6) & _any_2x2(level.hole, hh, ww)
     exclude = np.zeros_like(hole)
     if level.exclude.any():
-        excl_f = np.pad(level.exclude, ((0, hh * 2 - h), (0, ww * 2 - w)), mode="edge")
-        exclude = excl_f.reshape(hh, 2, ww, 2).any(axis=(1, 3)) & ~hole
-    colour = np.where((den > 1e-6)[..., None], num / np.maximum(den, 1e-6)[..., None], 0.0)
+        exclude = _any_2x2(level.exclude, hh, ww) & ~hole
+    colour = num / np.maximum(den, 1e-6)[..., None]
+    colour[den <= 1e-6] = 0.0
     return Level(np.clip(np.rint(colour), 0, 255).astype(np.uint8), hole, exclude)
+
+
+def _any_2x2(mask: np.ndarray, hh: int, ww: int) -> np.ndarray:
+    """Whether any pixel of each 2x2 block is set (the last row/column repeated to even sizes)."""
+    h, w = mask.shape
+    m = np.pad(mask, ((0, hh * 2 - h), (0, ww * 2 - w)), mode="edge")
+    return m[0::2, 0::2] | m[1::2, 0::2] | m[0::2, 1::2] | m[1::2, 1::2]
 
 
 def build_pyramid(level: Level, min_side: int) -> list[Level]:
@@ -120,14 +125,18 @@ def random_valid(valid_yx: np.ndarray, keys: np.ndarray, salt: int) -> np.ndarra
     return valid_yx[h % len(valid_yx)]
 
 
-def nearest_valid(valid: np.ndarray) -> np.ndarray:
-    """For every pixel, the (y, x) of the nearest valid source centre (L2), as an (h, w, 2) int32 map."""
+def nearest_valid(valid: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """For the pixels (``ys``, ``xs``): the (y, x) of the nearest valid source centre (L2), as (n, 2) int32.
+
+    Only the asked-for pixels are looked up (a fill asks for a few hundred of a level's pixels).
+    """
     _, labels = cv2.distanceTransformWithLabels(
         (~valid).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
     )
     # DIST_LABEL_PIXEL numbers the zero pixels (the valid ones) 1.. in row-major order.
-    yx = np.argwhere(valid).astype(np.int32)
-    return yx[np.clip(labels - 1, 0, len(yx) - 1)]
+    flat = np.flatnonzero(valid)
+    at = flat[np.clip(labels[ys, xs] - 1, 0, len(flat) - 1)]
+    return np.stack(np.divmod(at, valid.shape[1]), axis=1).astype(np.int32)
 
 
 def upsample_nnf(
@@ -151,5 +160,5 @@ def upsample_nnf(
     out = np.stack([sy, sx], axis=1).astype(np.int32)
     bad = ~ok
     if bad.any():
-        out[bad] = nearest_valid(valid)[sy[bad], sx[bad]]
+        out[bad] = nearest_valid(valid, sy[bad], sx[bad])
     return out
