@@ -56,12 +56,13 @@ def downsample(level: Level) -> Level:
     den = cv2.sepFilter2D(known, -1, kx, ky, anchor=(2, 2), borderType=cv2.BORDER_CONSTANT)
     num, den = num[::2, ::2], den[::2, ::2]
     hh, ww = den.shape
-    hole = (den <= 1e-6) & _any_2x2(level.hole, hh, ww)
+    empty = den <= 1e-6  # no known pixel under the kernel
+    hole = empty & _any_2x2(level.hole, hh, ww)
     exclude = np.zeros_like(hole)
     if level.exclude.any():
         exclude = _any_2x2(level.exclude, hh, ww) & ~hole
     colour = num / np.maximum(den, 1e-6)[..., None]
-    colour[den <= 1e-6] = 0.0
+    colour[empty] = 0.0
     return Level(np.clip(np.rint(colour), 0, 255).astype(np.uint8), hole, exclude)
 
 
@@ -128,7 +129,8 @@ def random_valid(valid_yx: np.ndarray, keys: np.ndarray, salt: int) -> np.ndarra
 def nearest_valid(valid: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """For the pixels (``ys``, ``xs``): the (y, x) of the nearest valid source centre (L2), as (n, 2) int32.
 
-    Only the asked-for pixels are looked up (a fill asks for a few hundred of a level's pixels).
+    Only the asked-for pixels are looked up, not the whole level (the targets whose doubled
+    match is no valid source).
     """
     _, labels = cv2.distanceTransformWithLabels(
         (~valid).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL

@@ -206,7 +206,7 @@ class ArtifactCache:
         if not self._usable() or self._write_failed:
             return
         try:
-            with self._root_lock:  # entries may be written from the run's I/O threads
+            with self._root_lock:  # during a run, entries are written from its cache-writer thread
                 if self._state == "absent":
                     self.root.mkdir(parents=True, exist_ok=True)
                     write_marker(self.root)

@@ -107,9 +107,9 @@ class Pipeline:
         self._pool: InpaintPool | None = None
         self._pool_planned = False
         self._run_images = 0
-        #: During ``run``: the I/O threads that also write cache entries, and those writes.
+        #: During ``run``: the one thread that writes cache entries, and the writes not yet known done.
         self._cache_pool: ThreadPoolExecutor | None = None
-        self._cache_writes: list[Future] = []
+        self._cache_writes: deque[Future] = deque()
         parse_workers(run.get("inpaint_workers", "auto"))  # a bad value fails before any work
         #: Set when the output disk is full or read-only: every later write would fail too,
         #: so the run stops taking new batches (finished outputs stay) instead of grinding on.
@@ -244,7 +244,7 @@ class Pipeline:
             pool.shutdown(wait=True, cancel_futures=True)
             self._cache_pool.shutdown(wait=True)  # queued entries are finished, never dropped
             self._cache_pool = None
-            self._cache_writes = []
+            self._cache_writes.clear()
             summary.wall_seconds = time.perf_counter() - t_start
             summary.cache_hits = dict(self.cache.stats.hits)
             summary.cache_misses = dict(self.cache.stats.misses)
@@ -264,19 +264,15 @@ class Pipeline:
         if self._cache_pool is None:
             put(*args)
             return
-        still = []
-        for f in self._cache_writes:
-            if f.done():
-                f.result()  # a failed write that is not an OSError (which the cache reports) is a bug: raise it
-            else:
-                still.append(f)
-        still.append(self._cache_pool.submit(put, *args))
-        self._cache_writes = still
+        writes = self._cache_writes
+        while writes and writes[0].done():  # one thread: they finish in order
+            writes.popleft().result()  # a failed write that is not an OSError (which the cache reports) is a bug: raise it
+        writes.append(self._cache_pool.submit(put, *args))
 
     def _wait_cache_writes(self) -> None:
-        writes, self._cache_writes = self._cache_writes, []
-        for f in writes:
-            f.result()
+        writes = self._cache_writes
+        while writes:
+            writes.popleft().result()
 
     def _drain(self, futures: list[Future], summary: RunSummary, block: bool, swallow_cancel: bool = False) -> None:
         still = []
