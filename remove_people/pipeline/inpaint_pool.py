@@ -252,17 +252,30 @@ class InpaintPool:
         if force:
             procs = list(getattr(pool, "_processes", {}).values())  # no public handle on the workers
             # A photo may be half-way into the pipe to a worker we are about to stop: the queue's
-            # feeder thread then blocks on that write forever, and joining it (the executor does,
-            # and so does the interpreter at exit) hung the process after Ctrl-C/SIGTERM, about 1 run
-            # in 12 with two workers. What is still queued is dropped anyway.
+            # feeder thread would then block on that write forever, and joining it (the executor
+            # does, and so does the interpreter at exit) would hang the process. What is still
+            # queued is dropped anyway.
             call_queue = getattr(pool, "_call_queue", None)
             if call_queue is not None:
                 call_queue.cancel_join_thread()
+            result_queue = getattr(pool, "_result_queue", None)  # (shutdown() drops the executor's reference)
             pool.shutdown(wait=False, cancel_futures=True)
             for p in procs:
                 if p.is_alive():
                     p.terminate()
             for p in procs:
                 p.join(timeout=5)
+                if p.is_alive():
+                    p.kill()
+                    p.join(timeout=5)
+            # The other way round: a worker stopped half-way through writing its result leaves a
+            # partial message in the result pipe. The executor's thread sees the pipe readable,
+            # blocks in recv() for the rest, and the interpreter joins that thread at exit: runs
+            # hung after printing their summary (SIGTERM with two workers: 2 runs in 26; 0 in 60
+            # with this; faulthandler showed the thread in recv). Once the workers are gone this
+            # process holds the pipe's last write end: closing it turns the wait into end-of-file,
+            # which the executor treats as a broken pool, and its thread ends.
+            if result_queue is not None and not any(p.is_alive() for p in procs):
+                result_queue._writer.close()
         else:
             pool.shutdown(wait=True, cancel_futures=True)
