@@ -14,6 +14,8 @@ count. Arithmetic is integer throughout, so ``kernels_torch`` gives the same byt
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
 import numba
@@ -39,22 +41,50 @@ def _jit(**options: object):  # noqa: ANN202
     return deco
 
 
-def _prefer_workqueue() -> None:
-    """Run parallel loops on numba's own thread pool rather than OpenMP's.
+#: How long (spin iterations) a GNU OpenMP thread waits busily at the end of a pass before it sleeps.
+#: Why so short: libgomp's default (300,000, a few ms) made each fill's hundreds of short passes cost
+#: 3x the time when another process held the second core (a fill 1.24 s instead of 0.39 s); with
+#: 1,000 a waiting thread sleeps after tens of microseconds, yet is still awake for the next pass of
+#: a fill on a quiet machine (BENCHMARKS.md, "CPU use during one fill").
+GOMP_SPINCOUNT = "1000"
 
-    Why: OpenMP threads spin while they wait at each loop's end; a fill runs hundreds of short
-    loops, and on a busy machine (the inpainting workers beside detection) two spinning threads
-    cost 2-2.5x the CPU time of one, for no faster fill; the workqueue pool's threads sleep
-    instead (BENCHMARKS.md). Only set while numba has not started a pool in this process.
+
+def _gomp_loaded() -> bool:
+    """Whether a GNU OpenMP runtime is already in this process (torch brings one): it read its settings then."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+            return "libgomp" in fh.read()
+    except OSError:
+        return True  # cannot tell: assume it is, and keep the safe choice
+
+
+def _choose_threading_layer() -> None:
+    """Run parallel passes on OpenMP where its waiting is bounded, else on numba's workqueue pool.
+
+    Why OpenMP: the calling thread works in each pass and a woken thread starts within
+    microseconds, so one fill of the 40 % hole runs at 1.6-1.8 cores, in 0.20-0.23 s against
+    0.25-0.29 s on the workqueue pool, which hands every pass to sleeping threads (twice) while
+    the caller waits (1.4 cores). Why only with a short spin: see ``GOMP_SPINCOUNT``; the spin
+    is read once, when libgomp loads. So OpenMP is chosen only on Linux (GNU OpenMP), and only
+    while libgomp is not loaded yet (then ``GOMP_SPINCOUNT`` is set here, unless the user set it
+    or ``OMP_WAIT_POLICY``) or when the user set one of those before it loaded. Otherwise, and
+    wherever OpenMP cannot load, numba's workqueue pool runs the passes: the same bytes, only
+    slower. Nothing changes once numba has started a pool, or when ``NUMBA_THREADING_LAYER`` is set.
     """
     from numba.np.ufunc import parallel
 
-    if not parallel._is_initialized and numba.config.THREADING_LAYER == "default":
+    if parallel._is_initialized or numba.config.THREADING_LAYER != "default":
+        return
+    user_set = "GOMP_SPINCOUNT" in os.environ or "OMP_WAIT_POLICY" in os.environ
+    if sys.platform.startswith("linux") and (user_set or not _gomp_loaded()):
+        os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)
+        numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+    else:
         numba.config.THREADING_LAYER = "workqueue"
 
 
-_prefer_workqueue()
-#: The workqueue pool must not be entered from two threads at once: fills in one process take turns.
+_choose_threading_layer()
+#: numba's pool must not be entered from two threads at once (workqueue cannot; OpenMP gains nothing): fills in one process take turns.
 _POOL_LOCK = threading.Lock()
 _mix32 = _jit(inline="always")(mix32)
 _BIG = np.int64(1) << 60

@@ -175,3 +175,52 @@ def test_no_torch_import_to_learn_there_is_no_gpu() -> None:
             "s.kernels(); print(s.uses_accelerator(), 'torch' in sys.modules)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+_LAYER_PROBE = """
+import hashlib, sys
+{first}
+import cv2, numpy as np, numba
+from remove_people.fill import FillSettings, patch_fill
+from remove_people.fill.kernels_numba import NumbaKernels
+img = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)[:200, :260].copy()
+hole = np.zeros(img.shape[:2], np.uint8)
+cv2.ellipse(hole, (130, 100), (40, 55), 0, 0, 360, 255, -1)
+out = patch_fill(img, hole > 0, None, FillSettings(), NumbaKernels(threads=2))
+import os
+print(numba.threading_layer(), os.environ.get("GOMP_SPINCOUNT"), hashlib.sha256(out.tobytes()).hexdigest())
+"""
+
+
+def _probe_layer(shared, first: str = "", **env: str) -> list[str]:
+    import os
+    import subprocess
+    import sys
+
+    code = _LAYER_PROBE.format(first=first)
+    photo = str(shared / "data/coco-person/images/000000030752.jpg")
+    environ = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")}
+    res = subprocess.run([sys.executable, "-c", code, photo], capture_output=True, text=True, env={**environ, **env}, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout.split()
+
+
+def test_threading_layer_openmp_with_a_short_spin_else_workqueue_same_bytes(shared) -> None:
+    """OpenMP where libgomp's spin can still be bounded (BENCHMARKS.md: 1.7 cores per fill instead of
+    1.4), numba's workqueue pool where torch loaded libgomp first with its long default spin; the
+    same bytes on both, and as in this process."""
+    import ctypes.util
+    import sys
+
+    fresh = _probe_layer(shared)
+    after_torch = _probe_layer(shared, first="import torch")
+    forced = _probe_layer(shared, NUMBA_THREADING_LAYER="workqueue")
+    if sys.platform.startswith("linux") and ctypes.util.find_library("gomp"):
+        assert fresh[:2] == ["omp", "1000"]
+    assert after_torch[:2] == ["workqueue", "None"]
+    assert forced[0] == "workqueue"
+    img = _photo(shared, "000000030752.jpg")[:200, :260].copy()
+    here = patch_fill(img, _ellipse_hole(img.shape[:2], (130, 100), (40, 55)) > 0, None, SETTINGS, NumbaKernels(threads=2))
+    import hashlib
+
+    assert fresh[2] == after_torch[2] == forced[2] == hashlib.sha256(here.tobytes()).hexdigest()
