@@ -84,7 +84,8 @@ def _choose_threading_layer() -> None:
 
 
 _choose_threading_layer()
-#: numba's pool must not be entered from two threads at once (workqueue cannot; OpenMP gains nothing): fills in one process take turns.
+#: numba's pool must not be entered from two threads at once (workqueue cannot; OpenMP gains
+#: nothing from it): fills in one process take turns.
 _POOL_LOCK = threading.Lock()
 _mix32 = _jit(inline="always")(mix32)
 _BIG = np.int64(1) << 60

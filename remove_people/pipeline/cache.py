@@ -29,8 +29,8 @@ import hashlib
 import json
 import os
 import secrets
-import threading
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -9,7 +9,12 @@
 
 from __future__ import annotations
 
+import ctypes.util
+import hashlib
 import inspect
+import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -165,10 +170,6 @@ def test_cache_identity_ignores_threads_and_device_but_not_the_seed() -> None:
 
 def test_no_torch_import_to_learn_there_is_no_gpu() -> None:
     """On a machine with no NVIDIA driver, choosing the backend must not import torch (each worker would pay)."""
-    import os
-    import subprocess
-    import sys
-
     if os.path.exists("/proc/driver/nvidia/version"):
         pytest.skip("an NVIDIA driver is present: torch is imported to ask it")
     code = ("import sys; from remove_people.config import build_stage; s = build_stage('inpaint', 'patchmatch'); "
@@ -178,7 +179,7 @@ def test_no_torch_import_to_learn_there_is_no_gpu() -> None:
 
 
 _LAYER_PROBE = """
-import hashlib, sys
+import hashlib, os, sys
 {first}
 import cv2, numpy as np, numba
 from remove_people.fill import FillSettings, patch_fill
@@ -187,16 +188,12 @@ img = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)[:200, :260].copy(
 hole = np.zeros(img.shape[:2], np.uint8)
 cv2.ellipse(hole, (130, 100), (40, 55), 0, 0, 360, 255, -1)
 out = patch_fill(img, hole > 0, None, FillSettings(), NumbaKernels(threads=2))
-import os
 print(numba.threading_layer(), os.environ.get("GOMP_SPINCOUNT"), hashlib.sha256(out.tobytes()).hexdigest())
 """
 
 
 def _probe_layer(shared, first: str = "", **env: str) -> list[str]:
-    import os
-    import subprocess
-    import sys
-
+    """Fill the probe's hole in a fresh process; (threading layer, GOMP_SPINCOUNT, sha256 of the fill)."""
     code = _LAYER_PROBE.format(first=first)
     photo = str(shared / "data/coco-person/images/000000030752.jpg")
     environ = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")}
@@ -209,9 +206,6 @@ def test_threading_layer_openmp_with_a_short_spin_else_workqueue_same_bytes(shar
     """OpenMP where libgomp's spin can still be bounded (BENCHMARKS.md: 1.7 cores per fill instead of
     1.4), numba's workqueue pool where torch loaded libgomp first with its long default spin; the
     same bytes on both, and as in this process."""
-    import ctypes.util
-    import sys
-
     fresh = _probe_layer(shared)
     after_torch = _probe_layer(shared, first="import torch")
     forced = _probe_layer(shared, NUMBA_THREADING_LAYER="workqueue")
@@ -221,6 +215,4 @@ def test_threading_layer_openmp_with_a_short_spin_else_workqueue_same_bytes(shar
     assert forced[0] == "workqueue"
     img = _photo(shared, "000000030752.jpg")[:200, :260].copy()
     here = patch_fill(img, _ellipse_hole(img.shape[:2], (130, 100), (40, 55)) > 0, None, SETTINGS, NumbaKernels(threads=2))
-    import hashlib
-
     assert fresh[2] == after_torch[2] == forced[2] == hashlib.sha256(here.tobytes()).hexdigest()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -194,14 +195,12 @@ def test_a_bad_worker_count_fails_before_any_work(tmp_path: Path) -> None:
         Pipeline(cfg, cache=ArtifactCache(tmp_path / "cache", enabled=False))
 
 
-def test_a_forced_close_frees_the_executor_thread_from_a_half_written_result(shared: Path) -> None:
+def test_a_forced_close_frees_the_executor_thread_from_a_half_written_result() -> None:
     """A worker stopped while writing its result leaves a partial message in the result pipe; the
     executor's thread then blocked in recv() for the rest, and the interpreter joins that thread at
     exit: a run hung after Ctrl-C/SIGTERM about 1 time in 10. Here the partial message is written
     on purpose (a length header promising 1,000 bytes, then 3): after ``close(force=True)`` the
     thread must end, not wait forever."""
-    import struct
-
     img = np.zeros((32, 32, 3), np.uint8)
     hole = np.zeros((32, 32), np.uint8)
     hole[8:16, 8:16] = 255
